@@ -44,4 +44,5 @@ setuptools.setup(
     long_description_content_type = 'text/markdown',
     zip_safe = False,
     entry_points = entry_points,
+    **setup_cfg
 )
