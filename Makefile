@@ -1,4 +1,4 @@
-# Two entry points (see README.md): `make demo` installs and runs the main job; `make test` installs and runs every test.
+# Entry points (see README.md): `make report` installs and produces the HTML report; `make test` installs and runs every test.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,10 @@ MODE ?= w4a16
 MAX_IMAGES ?= 100
 ARGS ?=
 
-.PHONY: install demo run test test-notebooks test-pytest clean-venv
+REPORTS ?= reports/out
+PARAMS ?=
+
+.PHONY: install report demo test test-notebooks test-pytest readme
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,10 +21,18 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 
-# The main job: quantize and evaluate, the user's checkpoint and COCO when present (or given), else the bundled demo.
+# The main job: the HTML report of a full run (quantize, export, validate, COCO FP32 vs quantized). The user's
+# checkpoint and COCO when present (or given: WEIGHTS=... DATA_ROOT=...), else the bundled demo.
+report: install
+	@mkdir -p $(REPORTS)
+	@nb=$(REPORTS)/aqm_report-$(MODE)-$$(date +%Y-%m-%d_%H-%M-%S).ipynb; \
+	$(BIN)/papermill reports/aqm_report.ipynb $$nb -k python3 -p mode $(MODE) -p weights $(WEIGHTS) -p data_root $(DATA_ROOT) \
+	  -p max_images $(MAX_IMAGES) $(PARAMS) && \
+	$(BIN)/jupyter nbconvert --to html --no-input $$nb && echo "report: $${nb%.ipynb}.html"
+
+# The same job without the report: `aqm run`, results in JSON under the run directory.
 demo: install
-	$(BIN)/python -m auto_quantize_model.cli run --weights $(WEIGHTS) --data-root $(DATA_ROOT) --mode $(MODE) \
-	  --max-images $(MAX_IMAGES) $(ARGS)
+	$(BIN)/aqm run --weights $(WEIGHTS) --data-root $(DATA_ROOT) --mode $(MODE) --max-images $(MAX_IMAGES) $(ARGS)
 
 test: install
 	$(MAKE) test-notebooks test-pytest
@@ -31,3 +42,7 @@ test-notebooks:
 
 test-pytest:
 	cd tests && ../$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider .
+
+# README.md is generated from nbs/index.ipynb.
+readme:
+	$(BIN)/jupyter nbconvert --to markdown --no-input --output-dir . --output README nbs/index.ipynb

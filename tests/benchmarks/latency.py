@@ -1,0 +1,65 @@
+"""Latency benchmark (run by hand, not collected by pytest): FP32 ONNX vs W4A16 QCDQ, with ONNX Runtime's default
+session and with the project's session (weight DequantizeLinear folded at load time), interleaved in one process.
+
+    .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
+
+Prints a markdown table and writes JSON (default tmp/benchmarks/latency.json). Ratios are measured in one run, so a
+busy machine slows every variant alike.
+"""
+import argparse, json, os, sys, tempfile, time
+from pathlib import Path
+import numpy as np
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default="yolov10m.yaml")
+    ap.add_argument("--imgsz", type=int, default=640)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--providers", default="cuda,cpu")
+    ap.add_argument("--out", default="tmp/benchmarks/latency.json")
+    a = ap.parse_args(argv)
+    from auto_quantize_model.core import Stopwatch, write_json, package_versions
+    from auto_quantize_model.run import prepare_ptq, resolve_weights
+    from auto_quantize_model.ptq import quantize_model_brevitas_ptq
+    from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx
+    from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
+    sw = Stopwatch()
+    with sw("load"):
+        from auto_quantize_model.load import load_yolov10_detection_model
+        model = load_yolov10_detection_model(resolve_weights(a.weights))
+    with sw("quantize"): qmodel, _ = quantize_model_brevitas_ptq(model)
+    d = Path(tempfile.mkdtemp())
+    with sw("export_fp32"): fp = export_fp32_onnx(model, d/"fp32.onnx", a.imgsz)
+    with sw("export_quant"): q = export_brevitas_qcdq_onnx(qmodel, d/"w4a16.onnx", a.imgsz)
+    with sw("smoke"): smoke_check(fp, q, qmodel, imgsz=a.imgsz, providers=a.providers)
+    print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
+          + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
+    provs = [p for p in a.providers.split(",")]
+    results = []
+    for prov in provs:
+        sessions, infos = {}, {}
+        for name, path, fold in (("fp32", fp, True), ("w4a16_default_session", q, False), ("w4a16_project_session", q, True)):
+            s, info = create_ort_session(path, prov, fold_weight_qdq=fold)
+            sessions[name], infos[name] = s, info
+        used = infos["fp32"]["used"][0]
+        if prov == "cuda" and used != "CUDAExecutionProvider":
+            print(f"provider cuda: not available ({infos['fp32']['fallback_reason'][:120]}); skipped"); continue
+        for b in a.batches:
+            x = np.random.default_rng(0).random((b, 3, a.imgsz, a.imgsz), dtype=np.float32)
+            lat = interleaved_latency_ms(sessions, x, a.warmup, a.runs)
+            base = lat["fp32"]["median_ms"]
+            for k, v in lat.items():
+                results.append(dict(provider=used, batch=b, model=k, median_ms=v["median_ms"], mean_ms=v["mean_ms"],
+                                    runs=a.runs, ratio_to_fp32=round(v["median_ms"] / base, 4)))
+    sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q))}
+    print(f"\n| provider | batch | model | median ms | ratio to FP32 |\n|---|---|---|---|---|")
+    for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
+    print(f"\nsizes: fp32 {sizes['fp32']/2**20:.1f} MB, w4a16 QCDQ {sizes['w4a16_qcdq']/2**20:.1f} MB "
+          f"({sizes['w4a16_qcdq']/sizes['fp32']:.3f}x)")
+    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, stage_times_s=sw.times, results=results, sizes_bytes=sizes,
+                           versions=package_versions(), cpu_count=os.cpu_count()))
+    print(f"wrote {a.out}")
+
+if __name__ == "__main__": main()

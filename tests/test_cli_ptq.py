@@ -1,0 +1,41 @@
+"`aqm ptq` end to end: the run layout, the QCDQ graph, the smoke check, with real YOLOv10 architectures."
+import json
+from pathlib import Path
+import onnx, pytest
+from conftest import aqm
+
+def ptq_run(tmp_path, weights, imgsz, run_id="t1"):
+    p = aqm("ptq", "--weights", weights, "--mode", "w4a16", "--run-root", tmp_path, "--run-id", run_id, "--imgsz", imgsz)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return tmp_path/run_id, p.stdout
+
+def check_run(run, stem, n_quant):
+    assert sorted(x.name for x in run.iterdir()) == ["onnx", "ptq_w4a16_export.json", "ptq_w4a16_smoke.json", "run.json"]
+    fp, q = run/"onnx"/f"{stem}-fp32.onnx", run/"onnx"/f"{stem}-w4a16-qcdq-ptq.onnx"
+    for f in (fp, q): onnx.checker.check_model(str(f), full_check=True)
+    ex = json.loads((run/"ptq_w4a16_export.json").read_text())
+    assert (ex["quant"]["QuantizeLinear"], ex["quant"]["DequantizeLinear"], ex["quant"]["Clip"]) == (0, n_quant, n_quant)
+    assert ex["quant"]["initializers_as_inputs"] == 0 and ex["fp32"]["initializers_as_inputs"] == 0
+    assert ex["skipped_layers"] == ["model.23.dfl.conv"]
+    assert all(r["granularity"] == "per_channel" and r["max_levels_per_channel"] <= 16 for r in ex["layers"] if r["bits"])
+    sm = json.loads((run/"ptq_w4a16_smoke.json").read_text())
+    used = sm["providers_quant"]["used"]
+    assert used[0] in ("CPUExecutionProvider", "CUDAExecutionProvider")
+    if "CUDAExecutionProvider" not in used: assert sm["providers_quant"]["fallback_reason"]
+    assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3, sm["quant_onnx_vs_torch"]
+    rec = json.loads((run/"run.json").read_text())
+    assert rec["status"] == "done" and rec["args"]["mode"] == "w4a16"
+    return ex, sm, rec
+
+def test_ptq_yolov10n(tmp_path):
+    run, out = ptq_run(tmp_path, "yolov10n.yaml", 256)
+    check_run(run, "yolov10n", 82)
+    assert "time: quantize + export + smoke" in out
+
+@pytest.mark.slow
+def test_ptq_yolov10m_acceptance(tmp_path):
+    "The foundation acceptance: yolov10m, 640, every fused conv but DFL quantized (117)."
+    run, out = ptq_run(tmp_path, "yolov10m.yaml", 640)
+    ex, sm, rec = check_run(run, "yolov10m", 117)
+    assert ex["quant_to_fp32_size_ratio"] < 0.3
+    print(out)
