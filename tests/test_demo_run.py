@@ -1,7 +1,9 @@
 """`aqm run` on the bundled demo, and an independent check of the evaluation against Ultralytics' own `model.val()`.
 
-Both evaluate the same image ids with the one-to-one (NMS-free) head, at the checkpoint's training size (320),
-letterboxed squares (`rect=False`), batch 1, score threshold 0.001, at most 300 detections per image.
+Both evaluate the same image ids at the checkpoint's training size (320), batch 1, score threshold 0.001, at most
+300 detections per image, with the same head: the one-to-one head (`aqm run --head one2one`, Ultralytics `nms=False`)
+and the one-to-many head with NMS (`aqm run --head one2many`, Ultralytics' default for this checkpoint, IoU 0.7).
+The project uses pycocotools; Ultralytics its own AP code, and rectangular batches (it forces `rect` in validation).
 """
 import json, time
 from pathlib import Path
@@ -32,20 +34,39 @@ def test_demo_run_writes_everything(demo_run):
     assert d["same_providers"]
     print(f"demo run: {seconds:.0f} s, FP32 mAP50-95 {fp['mAP_50_95']:.4f}, W4A16 {q['mAP_50_95']:.4f}")
 
-def test_fp32_map_agrees_with_ultralytics_val(demo_run, tmp_path):
-    from ultralytics import YOLO
-    from auto_quantize_model.demo import coco_to_yolo_labels, demo_data_root, demo_weights_path, DEMO_CATEGORIES
-    run, _, _ = demo_run
+@pytest.fixture(scope="module")
+def ultralytics_subset(demo_run, tmp_path_factory):
+    "A YOLO-format data yaml listing exactly the run's image ids."
+    from auto_quantize_model.demo import coco_to_yolo_labels, demo_data_root, DEMO_CATEGORIES
+    run, d = demo_run[0], tmp_path_factory.mktemp("yolo")
     ids = {int(i) for i in (run/"image_ids.txt").read_text().split()}
-    coco_to_yolo_labels(demo_data_root(), tmp_path, "val")
+    coco_to_yolo_labels(demo_data_root(), d, "val")
     ann = json.loads((demo_data_root()/"annotations/instances_val2017.json").read_text())
-    files = [str((tmp_path/"images/val2017"/im["file_name"]).resolve()) for im in ann["images"] if im["id"] in ids]
-    (tmp_path/"subset.txt").write_text("\n".join(sorted(files)) + "\n")
+    files = [str((d/"images/val2017"/im["file_name"]).resolve()) for im in ann["images"] if im["id"] in ids]
+    (d/"subset.txt").write_text("\n".join(sorted(files)) + "\n")
     names = "".join(f"  {i}: {c['name']}\n" for i, c in enumerate(sorted(DEMO_CATEGORIES, key=lambda c: c["id"])))
-    (tmp_path/"data.yaml").write_text(f"path: {tmp_path}\ntrain: subset.txt\nval: subset.txt\nnames:\n{names}")
-    m = YOLO(str(demo_weights_path()))
-    res = m.val(data=str(tmp_path/"data.yaml"), imgsz=320, batch=1, conf=0.001, rect=False, max_det=300, plots=False,
-                device="cpu", half=False, verbose=False, project=str(tmp_path/"val"), workers=0)
-    ours = json.loads((run/"baseline-fp32-coco/metrics.json").read_text())["mAP_50_95"]
-    print(f"mAP50-95: project (pycocotools, FP32 ONNX) {ours:.4f}, ultralytics val (torch) {res.box.map:.4f}")
-    assert abs(ours - res.box.map) <= 0.02, (ours, res.box.map)
+    (d/"data.yaml").write_text(f"path: {d}\ntrain: subset.txt\nval: subset.txt\nnames:\n{names}")
+    return d
+
+def ultralytics_map(data_dir, nms):
+    from ultralytics import YOLO
+    from auto_quantize_model.demo import demo_weights_path
+    res = YOLO(str(demo_weights_path())).val(data=str(data_dir/"data.yaml"), imgsz=320, batch=1, conf=0.001, iou=0.7,
+                                             max_det=300, nms=nms, plots=False, device="cpu", half=False, verbose=False,
+                                             project=str(data_dir/f"val-{nms}"), workers=0)
+    return float(res.box.map)
+
+def test_one2one_map_agrees_with_ultralytics_val(demo_run, ultralytics_subset):
+    ours = json.loads((demo_run[0]/"baseline-fp32-coco/metrics.json").read_text())["mAP_50_95"]
+    theirs = ultralytics_map(ultralytics_subset, nms=False)
+    print(f"one2one mAP50-95: project (pycocotools, FP32 ONNX) {ours:.4f}, ultralytics val nms=False {theirs:.4f}")
+    assert abs(ours - theirs) <= 0.02, (ours, theirs)
+
+def test_one2many_map_agrees_with_ultralytics_val(demo_run, ultralytics_subset, tmp_path):
+    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--head", "one2many", "--run-root", tmp_path, "--run-id", "m",
+            "--providers", "cpu")
+    assert p.returncode == 0, p.stderr[-3000:]
+    ours = json.loads((tmp_path/"m/baseline-fp32-coco/metrics.json").read_text())["mAP_50_95"]
+    theirs = ultralytics_map(ultralytics_subset, nms=None)
+    print(f"one2many+NMS mAP50-95: project {ours:.4f}, ultralytics val (default NMS) {theirs:.4f}")
+    assert abs(ours - theirs) <= 0.02, (ours, theirs)
