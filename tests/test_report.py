@@ -45,7 +45,7 @@ def test_html_shows_the_metrics_of_the_run(rendered):
     run = d/"runs"/"r1"
     fp = json.loads((run/"baseline-fp32-coco"/"metrics.json").read_text())
     q = json.loads((run/"ptq-w4a16-coco"/"metrics.json").read_text())
-    rows = {r[0]: r[1:] for r in p.tables["metrics"][1:]}
+    rows = {r[0]: r[1:] for r in p.tables["metrics-w4a16"][1:]}
     assert rows["mAP_50_95"][:2] == [fmt(fp["mAP_50_95"]), fmt(q["mAP_50_95"])]
     assert rows["mAP_50"][:2] == [fmt(fp["mAP_50"]), fmt(q["mAP_50"])]
     assert rows["mAP_50_95"][2] == fmt(q["mAP_50_95"] - fp["mAP_50_95"])
@@ -75,3 +75,23 @@ def test_unknown_mode_fails_in_first_cell(tmp_path):
     first_real = next(i for i, t in enumerate(tags) if "parameters" not in t and "injected-parameters" not in t)
     assert failed == [first_real]
     assert not (tmp_path/"runs").exists()
+
+
+def test_mode_all_compares_every_mode_against_one_baseline(tmp_path):
+    out = tmp_path/"all.ipynb"
+    papermill(out, mode="all", weights="demo", data_root="demo", max_images=8, run_root=str(tmp_path/"runs"), run_id="a",
+              providers="cpu")
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
+                   capture_output=True)
+    p = Tables(); p.feed(out.with_suffix(".html").read_text())
+    run = tmp_path/"runs"/"a"
+    rows = {r[0]: r for r in p.tables["modes"][1:]}
+    assert sorted(rows) == sorted(["w4a16", "w8a16", "w4a8", "w8a8"])
+    fps = set()
+    for md, r in rows.items():
+        d = json.loads((run/f"deltas_{md}.json").read_text())
+        assert r[1] == fmt(d["quant"]["mAP_50_95"]) and r[2] == f"{100 * d['delta_mAP_50_95']:+.2f}"
+        fps.add(d["fp32"]["mAP_50_95"])
+        assert f"metrics-{md}" in p.tables
+    assert len(fps) == 1  # one FP32 baseline for all
+    assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1

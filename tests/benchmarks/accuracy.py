@@ -1,0 +1,76 @@
+"""Accuracy benchmark (run by hand, not collected by pytest): PTQ configurations on the same COCO subset, in one run.
+
+    .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
+        [--calib-images 64] [--only NAME ...] [--skip NAME ...] [--m-time]
+
+Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
+ids, calibration ids disjoint from them). Prints a markdown table and writes JSON + markdown (default
+tmp/benchmarks/accuracy.*). `--m-time` also times the default configuration on yolov10m.yaml (random weights, 640 px,
+calibration images from the same data).
+"""
+import argparse, json, os, sys, tempfile, time
+from pathlib import Path
+
+# name → (mode, PTQConfig fields)
+CONFIGS = {
+    "published (per-tensor absmax, DFL quantized)": ("w4a16", dict(scales="tensor", weight_quant="absmax", quantize_dfl=True, bias_correction=False)),
+    "per-channel absmax RTN": ("w4a16", dict(weight_quant="absmax", bias_correction=False)),
+    "per-channel MSE RTN": ("w4a16", dict(weight_quant="mse", bias_correction=False)),
+    "per-channel HQO RTN": ("w4a16", dict(weight_quant="hqo", bias_correction=False)),
+    "asymmetric per-channel RTN": ("w4a16", dict(weight_quant="asym", bias_correction=False)),
+    "MSE + bias correction (default)": ("w4a16", dict()),
+    "GPTQ (MSE scales)": ("w4a16", dict(algorithm="gptq", bias_correction=False)),
+    "GPTQ + bias correction": ("w4a16", dict(algorithm="gptq", bias_correction=True)),
+    "AdaRound (MSE scales)": ("w4a16", dict(algorithm="adaround", bias_correction=False)),
+    "GPTQ + bias correction, 4 most sensitive at 8 bits": ("w4a16", dict(algorithm="gptq", bias_correction=True, keep_8bit_count=4)),
+    "GPTQ + bias correction, 8 most sensitive at 8 bits": ("w4a16", dict(algorithm="gptq", bias_correction=True, keep_8bit_count=8)),
+    "w8a16 (MSE + bias correction)": ("w8a16", dict()),
+    "w4a8 (MSE + bias correction)": ("w4a8", dict()),
+    "w8a8 (MSE + bias correction)": ("w8a8", dict()),
+}
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
+    ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
+    ap.add_argument("--only", nargs="*", default=None, help="substrings of the configuration names to run")
+    ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
+    ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
+    a = ap.parse_args(argv)
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    import warnings; warnings.filterwarnings("ignore")
+    from auto_quantize_model.run import run_full, run_ptq
+    from auto_quantize_model.core import write_json, package_versions
+    root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows = []
+    for i, (name, (mode, cfg)) in enumerate(CONFIGS.items()):
+        if (a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip): continue
+        t = time.perf_counter()
+        r = run_full(a.weights, mode, a.data_root, max_images=a.max_images, run_root=root, run_id=f"r{i}",
+                     providers="cpu", calib_images=a.calib_images, log=lambda *x: None, show_progress=False, **cfg)
+        d, ex = r["deltas"], r["export"]
+        share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
+        rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"],
+                         delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r["wall_times_s"]["quantize"],
+                         weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
+                         QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1)))
+        print(f"{name}: mAP50-95 {rows[-1]['quant']:.4f} (FP32 {rows[-1]['fp32']:.4f}, {rows[-1]['delta_points']:+.2f} points), "
+              f"quantize {rows[-1]['quantize_s']:.1f} s, 8-bit weights {100*share8:.1f}%", flush=True)
+    out = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows,
+               versions=package_versions())
+    if a.m_time:
+        t = time.perf_counter()
+        r = run_ptq("yolov10m.yaml", run_root=root, run_id="m", imgsz=640, providers="cpu", data_root=a.data_root,
+                    calib_images=a.calib_images, log=lambda *x: None)
+        out["yolov10m_default"] = dict(wall_times_s=r["wall_times_s"], total_s=round(time.perf_counter() - t, 1))
+        print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in r["wall_times_s"].items()), flush=True)
+    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 8-bit weight share | output SQNR (dB) | quantize time (s) |",
+          "|---|---|---|---|---|---|---|"]
+    if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({a.max_images} images)\n")
+    md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {100*r['weight_share_8bit']:.1f}% | "
+           f"{r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |" for r in rows]
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+if __name__ == "__main__": main()
