@@ -39,3 +39,19 @@ def test_ptq_yolov10m_acceptance(tmp_path):
     ex, sm, rec = check_run(run, "yolov10m", 117)
     assert ex["quant_to_fp32_size_ratio"] < 0.3
     print(out)
+
+def test_ptq_fp16_and_int4_variants(tmp_path):
+    "--fp16 and --int4 write their variants beside the QCDQ artifact, check them and say so."
+    p = aqm("ptq", "--weights", "yolov10n.yaml", "--run-root", tmp_path, "--run-id", "v", "--imgsz", 256, "--fp16", "--int4")
+    assert p.returncode == 0, p.stderr[-3000:]
+    onnx_dir = tmp_path/"v"/"onnx"
+    assert sorted(x.name for x in onnx_dir.iterdir()) == ["yolov10n-fp32.onnx", "yolov10n-w4a16-qcdq-ptq-fp16.onnx",
+                                                          "yolov10n-w4a16-qcdq-ptq.onnx", "yolov10n-w4a16-qdq-int4.onnx"]
+    g = onnx.load(str(onnx_dir/"yolov10n-w4a16-qcdq-ptq-fp16.onnx")).graph
+    assert [v.type.tensor_type.elem_type for v in (*g.input, *g.output)] == [onnx.TensorProto.FLOAT16] * 2
+    sm = json.loads((tmp_path/"v"/"ptq_w4a16_smoke.json").read_text())
+    assert sm["fp16"]["done"] and sm["fp16"]["output_dtype"] == "float16", sm["fp16"]
+    assert sm["fp16"]["vs_qcdq"]["relative"] < 2e-2, sm["fp16"]
+    if "CUDAExecutionProvider" not in sm["fp16"]["providers"]["used"]: assert "CPU provider" in sm["fp16"]["note"]
+    assert sm["int4"]["vs_qcdq"]["relative"] <= 1e-4
+    assert "yolov10n-w4a16-qcdq-ptq-fp16.onnx" in p.stdout and "relative diff vs QCDQ" in p.stdout, p.stdout

@@ -1,5 +1,6 @@
 """Latency benchmark (run by hand, not collected by pytest): FP32 ONNX vs W4A16 QCDQ, with ONNX Runtime's default
-session and with the project's session (weight DequantizeLinear folded at load time), interleaved in one process.
+session and with the project's session (weight DequantizeLinear folded at load time), vs the true INT4 artifact and
+the FP16 variant (project session), interleaved in one process.
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
 
@@ -23,7 +24,7 @@ def main(argv=None):
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
     from auto_quantize_model.run import prepare_ptq, resolve_weights
     from auto_quantize_model.ptq import quantize_model_brevitas_ptq
-    from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx
+    from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx, qcdq_to_int4_qdq, qdq_to_fp16
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
     sw = Stopwatch()
     with sw("load"):
@@ -34,13 +35,15 @@ def main(argv=None):
     with sw("export_fp32"): fp = export_fp32_onnx(model, d/"fp32.onnx", a.imgsz)
     with sw("export_quant"): q = export_brevitas_qcdq_onnx(qmodel, d/"w4a16.onnx", a.imgsz)
     with sw("smoke"): smoke_check(fp, q, qmodel, imgsz=a.imgsz, providers=a.providers)
+    i4, f16 = qcdq_to_int4_qdq(q, d/"w4a16-int4.onnx"), qdq_to_fp16(q, d/"w4a16-fp16.onnx")
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]
     results = []
     for prov in provs:
         sessions, infos = {}, {}
-        for name, path, fold in (("fp32", fp, True), ("w4a16_default_session", q, False), ("w4a16_project_session", q, True)):
+        for name, path, fold in (("fp32", fp, True), ("w4a16_default_session", q, False), ("w4a16_project_session", q, True),
+                                 ("w4a16_int4_project_session", i4, True), ("w4a16_fp16_project_session", f16, True)):
             s, info = create_ort_session(path, prov, fold_weight_qdq=fold)
             sessions[name], infos[name] = s, info
         used = infos["fp32"]["used"][0]
@@ -53,11 +56,10 @@ def main(argv=None):
             for k, v in lat.items():
                 results.append(dict(provider=used, batch=b, model=k, median_ms=v["median_ms"], mean_ms=v["mean_ms"],
                                     runs=a.runs, ratio_to_fp32=round(v["median_ms"] / base, 4)))
-    sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q))}
+    sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q), ("w4a16_int4", i4), ("w4a16_fp16", f16))}
     print(f"\n| provider | batch | model | median ms | ratio to FP32 |\n|---|---|---|---|---|")
     for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
-    print(f"\nsizes: fp32 {sizes['fp32']/2**20:.1f} MB, w4a16 QCDQ {sizes['w4a16_qcdq']/2**20:.1f} MB "
-          f"({sizes['w4a16_qcdq']/sizes['fp32']:.3f}x)")
+    print("\nsizes: " + ", ".join(f"{k} {v/2**20:.1f} MB ({v/sizes['fp32']:.3f}x)" for k, v in sizes.items()))
     write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, stage_times_s=sw.times, results=results, sizes_bytes=sizes,
                            versions=package_versions(), cpu_count=os.cpu_count()))
     print(f"wrote {a.out}")
