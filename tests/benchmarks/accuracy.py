@@ -13,20 +13,23 @@ from pathlib import Path
 
 # name → (mode, PTQConfig fields)
 CONFIGS = {
-    "published (per-tensor absmax, DFL quantized)": ("w4a16", dict(scales="tensor", weight_quant="absmax", quantize_dfl=True, bias_correction=False)),
-    "per-channel absmax RTN": ("w4a16", dict(weight_quant="absmax", bias_correction=False)),
-    "per-channel MSE RTN": ("w4a16", dict(weight_quant="mse", bias_correction=False)),
-    "per-channel HQO RTN": ("w4a16", dict(weight_quant="hqo", bias_correction=False)),
-    "asymmetric per-channel RTN": ("w4a16", dict(weight_quant="asym", bias_correction=False)),
-    "MSE + bias correction (default)": ("w4a16", dict()),
-    "GPTQ, columns in order (MSE scales)": ("w4a16", dict(algorithm="gptq", bias_correction=False, act_order=False)),
-    "GPTQ, act order (MSE scales)": ("w4a16", dict(algorithm="gptq", bias_correction=False)),
-    "GPTQ + bias correction": ("w4a16", dict(algorithm="gptq", bias_correction=True)),
-    "AdaRound (MSE scales)": ("w4a16", dict(algorithm="adaround", bias_correction=False)),
-    "GPTQ + bias correction, most sensitive convs in 10% of the weights at 8 bits": ("w4a16", dict(algorithm="gptq", bias_correction=True, keep_8bit_share=0.10)),
-    "w8a16 (MSE + bias correction)": ("w8a16", dict()),
-    "w4a8 (MSE + bias correction)": ("w4a8", dict()),
-    "w8a8 (MSE + bias correction)": ("w8a8", dict()),
+    "published (per-tensor absmax, DFL quantized)": ("w4a16", dict(scales="tensor", weight_quant="absmax", quantize_dfl=True, algorithm="rtn", bias_correction=False)),
+    "per-channel absmax RTN": ("w4a16", dict(weight_quant="absmax", algorithm="rtn", bias_correction=False)),
+    "per-channel MSE RTN": ("w4a16", dict(weight_quant="mse", algorithm="rtn", bias_correction=False)),
+    "per-channel HQO RTN": ("w4a16", dict(weight_quant="hqo", algorithm="rtn", bias_correction=False)),
+    "asymmetric per-channel RTN": ("w4a16", dict(weight_quant="asym", algorithm="rtn", bias_correction=False)),
+    "MSE RTN + bias correction": ("w4a16", dict(weight_quant="mse", algorithm="rtn", bias_correction=True)),
+    "Brevitas GPTQ, act order (MSE scales)": ("w4a16", dict(algorithm="brevitas-gptq", weight_quant="mse", bias_correction=False)),
+    "AdaRound (MSE scales)": ("w4a16", dict(algorithm="adaround", weight_quant="mse", bias_correction=False)),
+    "GPTQ, symmetric, searched scales": ("w4a16", dict(algorithm="gptq", weight_quant="mse", bias_correction=False)),
+    "GPTQ, asymmetric, searched ranges": ("w4a16", dict(algorithm="gptq", weight_quant="asym", bias_correction=False)),
+    "GPTQ, asymmetric, columns in order + bias correction": ("w4a16", dict(algorithm="gptq", act_order=False)),
+    "GPTQ, asymmetric + bias correction (default)": ("w4a16", dict()),
+    "default, best-recovering convs in 5% of the weights at 8 bits": ("w4a16", dict(keep_8bit_share=0.05)),
+    "default, best-recovering convs in 10% of the weights at 8 bits": ("w4a16", dict(keep_8bit_share=0.10)),
+    "w8a16 (default)": ("w8a16", dict()),
+    "w4a8 (default)": ("w4a8", dict()),
+    "w8a8 (default)": ("w8a8", dict()),
 }
 
 def main(argv=None):
