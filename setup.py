@@ -36,7 +36,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['auto_quantize_model', 'auto_quantize_model.*']),
     include_package_data = True,
-    package_data = {'auto_quantize_model': ['assets/*']},
+    package_data = {'auto_quantize_model': ['assets/*', 'assets/coco-real/*', 'assets/coco-real/*/*']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     python_requires  = '>=' + cfg['min_python'],

@@ -12,9 +12,9 @@ from .load import HEADS
 from .ptq import MODES, SCALES, WEIGHT_QUANTS, ALGORITHMS
 
 # %% auto #0
-__all__ = ['COMMANDS', 'OneLineErrorParser', 'add_ptq_args', 'keep_8bit_args', 'ptq_config_args', 'add_image_args',
-           'add_data_args', 'build_parser', 'print_ptq_summary', 'quiet_libraries', 'cmd_ptq', 'print_metrics_line',
-           'cmd_eval', 'cmd_run', 'cmd_sensitivity', 'main']
+__all__ = ['COMMANDS', 'OneLineErrorParser', 'add_ptq_args', 'keep_8bit_args', 'calib_source_kwargs', 'checkpoint_kwargs',
+           'ptq_config_args', 'add_image_args', 'add_data_args', 'build_parser', 'print_ptq_summary', 'quiet_libraries',
+           'cmd_ptq', 'print_metrics_line', 'cmd_eval', 'cmd_run', 'cmd_sensitivity', 'main']
 
 # %% ../nbs/08_cli.ipynb #01b617a8
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -26,6 +26,11 @@ class OneLineErrorParser(argparse.ArgumentParser):
 def add_ptq_args(p:argparse.ArgumentParser):
     "Arguments shared by `aqm ptq` and `aqm run`."
     p.add_argument("--weights", required=True, help="Ultralytics .pt checkpoint (local file), a model yaml such as yolov10m.yaml, 'demo', or 'auto'")
+    p.add_argument("--trust-checkpoint", action="store_true",
+                   help="load the checkpoint as a full pickle, which can run code: only for files you trust "
+                        "(default: a weights-only load that refuses anything outside Ultralytics' allow-list)")
+    p.add_argument("--weights-sha256", default=None, metavar="HEX",
+                   help="refuse the checkpoint unless its sha256 is HEX (checked before it is opened)")
     p.add_argument("--mode", default="w4a16", help=f"quantization mode: {', '.join(MODES)}, or all with aqm run (default w4a16)")
     p.add_argument("--run-root", default=None, help="directory of runs (default tmp/<stem>_brevitas_w4a8_w4a16)")
     p.add_argument("--run-id", default=None, help="name of the run directory (default: a timestamp); must not exist")
@@ -48,8 +53,13 @@ def add_ptq_args(p:argparse.ArgumentParser):
                    "(default auto: gptq when calibration images are given, else rtn)")
     p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="correct conv biases on calibration images (default: on when calibration images are given)")
-    p.add_argument("--calib-images", type=int, default=64, help="calibration images, disjoint from evaluated ids (default 64)")
+    p.add_argument("--calib-images", type=int, default=64,
+                   help="calibration images, never evaluated ones (default 64; 0: none, round to nearest)")
     p.add_argument("--calib-ids-list", default=None, help="file of calibration image ids, one per line")
+    p.add_argument("--calib-data-root", default=None,
+                   help="calibrate on another COCO root: its train2017/ split if it has one, else val2017/ (or 'real')")
+    p.add_argument("--calib-image-dir", default=None, help="calibrate on this image folder (with --calib-annotations)")
+    p.add_argument("--calib-annotations", default=None, help="COCO instances JSON of --calib-image-dir")
     p.add_argument("--adaround-iters", type=int, default=300, help="AdaRound steps per conv (default 300)")
     p.add_argument("--act-order", action=argparse.BooleanOptionalAction, default=True,
                    help="GPTQ: quantize input columns most active first (default on)")
@@ -61,6 +71,14 @@ def keep_8bit_args(values:list) -> dict:
     "`--keep-8bit` as `PTQConfig` fields: one number is a count of sensitive convs, anything else name patterns."
     if len(values) == 1 and values[0].isdigit(): return dict(keep_8bit_count=int(values[0]), keep_8bit=())
     return dict(keep_8bit=tuple(values))
+
+def calib_source_kwargs(a) -> dict:
+    "The calibration source options given on the command line."
+    return dict(calib_data_root=a.calib_data_root, calib_image_dir=a.calib_image_dir, calib_annotations=a.calib_annotations)
+
+def checkpoint_kwargs(a) -> dict:
+    "How the checkpoint may be loaded, from the command line."
+    return dict(trust_checkpoint=a.trust_checkpoint, weights_sha256=a.weights_sha256)
 
 def ptq_config_args(a) -> dict:
     "The `PTQConfig` fields given on the command line."
@@ -90,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ptq = sub.add_parser("ptq", help="quantize, export FP32 and QCDQ ONNX, smoke-check in ONNX Runtime")
     add_ptq_args(ptq)
     ptq.add_argument("--smoke-image", default=None, help="image for the smoke check (default: Ultralytics' bus.jpg)")
-    add_image_args(ptq, "calibration images: the last --calib-images ids")
+    add_image_args(ptq, "calibration images: its train2017/ split if it has one, else the last --calib-images ids")
     sen = sub.add_parser("sensitivity", help="rank convs by the output error each causes alone at the mode's weight bits")
     add_ptq_args(sen)
     add_image_args(sen, "calibration images")
@@ -142,7 +160,7 @@ def print_ptq_summary(res:dict, out=print):
     l = sm["latency"]
     out(f"  latency median: fp32 {l['fp32']['median_ms']} ms, quant {l['quant']['median_ms']} ms "
         f"(ratio {l['quant']['median_ms'] / l['fp32']['median_ms']:.3f})")
-    out(f"time: quantize + export + smoke {t['quantize_export_smoke']:.1f} s (load {t['load']:.1f} s, total {t['total']:.1f} s)")
+    out(f"time: quantize + export + smoke {t['quantize_export_smoke']:.1f} s (load {t.get('load', 0):.1f} s, total {t['total']:.1f} s)")
 
 # %% ../nbs/08_cli.ipynb #6d63441e
 def quiet_libraries():
@@ -154,7 +172,8 @@ def cmd_ptq(a) -> int:
     "Run `aqm ptq`."
     from auto_quantize_model.run import run_ptq
     res = run_ptq(a.weights, a.mode, a.run_root, a.run_id, a.imgsz, a.head, a.providers, a.opset, a.smoke_image, a.int4,
-                  a.data_root, a.images, a.annotations, a.calib_ids_list, fp16=a.fp16, **ptq_config_args(a))
+                  a.data_root, a.images, a.annotations, a.calib_ids_list, fp16=a.fp16, **calib_source_kwargs(a),
+                  **checkpoint_kwargs(a), **ptq_config_args(a))
     print_ptq_summary(res)
     return 0
 
@@ -178,7 +197,7 @@ def cmd_run(a) -> int:
     from auto_quantize_model.run import run_full
     r = run_full(a.weights, a.mode, a.data_root, a.images, a.annotations, a.max_images, a.image_ids_list, a.run_root,
                  a.run_id, a.imgsz, a.head, a.providers, a.opset, a.smoke_image, a.int4, a.calib_ids_list,
-                 fp16=a.fp16, **ptq_config_args(a))
+                 fp16=a.fp16, **calib_source_kwargs(a), **checkpoint_kwargs(a), **ptq_config_args(a))
     per_mode = r["modes"] if a.mode == "all" else {a.mode: r}
     for md, res in per_mode.items():
         print_ptq_summary(res)
@@ -199,7 +218,7 @@ def cmd_sensitivity(a) -> int:
     "Run `aqm sensitivity`."
     from auto_quantize_model.run import run_sensitivity
     r = run_sensitivity(a.weights, a.mode, a.data_root, a.images, a.annotations, a.run_root, a.run_id, a.imgsz, a.head,
-                        a.calib_ids_list, **ptq_config_args(a))
+                        a.calib_ids_list, **checkpoint_kwargs(a), **calib_source_kwargs(a), **ptq_config_args(a))
     print(f"wrote {Path(r['run_dir'])/f'sensitivity_{a.mode}.json'} ({len(r['layers'])} convs, {r['calib_images']} calibration images)")
     for row in r["layers"][:10]: print(f"  {row['output_sqnr_db']:8.2f} dB  {row['name']} ({row['n_weights']} weights)")
     return 0
@@ -214,6 +233,10 @@ def main(argv=None) -> int:
     try: return COMMANDS[args.command](args)
     except AqmError as e:
         print(f"aqm: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the machine's refusal (disk full, no permission), not a bug: the run records it as failed
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"aqm: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("aqm: interrupted", file=sys.stderr)

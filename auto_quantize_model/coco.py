@@ -7,27 +7,30 @@ from __future__ import annotations
 import contextlib, io, json, re, statistics, time
 from pathlib import Path
 import numpy as np
-from .core import AqmError, check_dir, check_file, write_json, write_text
+from .core import AqmError, check_dir, check_file, check_imgsz, write_json, write_text
 from .export import INPUT_NAME, onnx_metadata
 from .ort import (create_ort_session, detections_to_image, letterbox_image, raw_detections, session_feed,
                                      read_image_bgr)
 
 # %% auto #0
-__all__ = ['COCO_STAT_NAMES', 'coco_paths', 'load_coco', 'read_image_ids_file', 'select_image_ids', 'image_files',
-           'category_id_map', 'coco_predictions', 'coco_metrics', 'ground_truth_as_output', 'predict_coco_subset',
-           'onnx_eval_settings', 'evaluate_onnx_on_coco']
+__all__ = ['EXIF_ORIENTATION', 'COCO_STAT_NAMES', 'coco_paths', 'load_coco', 'read_image_ids_file', 'select_image_ids',
+           'image_files', 'decoded_size', 'size_mismatches', 'category_id_map', 'coco_predictions', 'coco_metrics',
+           'ground_truth_as_output', 'predict_coco_subset', 'onnx_eval_settings', 'evaluate_onnx_on_coco']
 
 # %% ../nbs/05_coco.ipynb #872d5246
-def coco_paths(data_root=None, # a COCO root holding val2017/ and annotations/instances_val2017.json
+def coco_paths(data_root=None, # a COCO root holding <split>/ and annotations/instances_<split>.json
                images=None, # image directory (instead of data_root)
                annotations=None, # instances JSON (instead of data_root)
+               split:str="val2017", # the split of a COCO root
+               flag:str="--", # prefix of the options named in messages (e.g. "--calib-")
               ) -> tuple:
     "`(images_dir, annotations_json)`, both checked to exist."
-    if data_root and (images or annotations): raise AqmError("give either --data-root or --images with --annotations, not both")
+    root_opt, img_opt, ann_opt = f"{flag}data-root", f"{flag}images" if flag == "--" else f"{flag}image-dir", f"{flag}annotations"
+    if data_root and (images or annotations): raise AqmError(f"give either {root_opt} or {img_opt} with {ann_opt}, not both")
     if data_root:
         root = check_dir(data_root, "data root")
-        images, annotations = root/"val2017", root/"annotations"/"instances_val2017.json"
-    if not (images and annotations): raise AqmError("give --data-root DIR, or both --images DIR and --annotations FILE")
+        images, annotations = root/split, root/"annotations"/f"instances_{split}.json"
+    if not (images and annotations): raise AqmError(f"give {root_opt} DIR, or both {img_opt} DIR and {ann_opt} FILE")
     return check_dir(images, "images directory"), check_file(annotations, "annotation file")
 
 # %% ../nbs/05_coco.ipynb #1aac2e41
@@ -40,6 +43,10 @@ def load_coco(annotations, # instances JSON file
     except (ValueError, UnicodeDecodeError) as e: raise AqmError(f"annotation file is not valid JSON: {p} ({e})") from None
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(data, dict) or not isinstance(data.get(k), list)]
     if missing: raise AqmError(f"annotation file is not COCO instances JSON (missing {', '.join(missing)}): {p}")
+    bad = [im for im in data["images"] if not isinstance(im, dict) or not isinstance(im.get("file_name"), str)
+           or not isinstance(im.get("id"), int)]
+    if bad: raise AqmError(f"{len(bad)} image entr{'y' if len(bad) == 1 else 'ies'} of {p} lack an integer 'id' or a "
+                           f"'file_name', e.g. {str(bad[0])[:120]}")
     coco = COCO()
     coco.dataset = data
     try:
@@ -82,6 +89,27 @@ def image_files(coco, ids:list, images_dir) -> dict:
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing: raise AqmError(f"{len(missing)} image file(s) of the subset are missing, e.g. {missing[0]}")
     return paths
+
+# %% ../nbs/05_coco.ipynb #a8da5f41
+EXIF_ORIENTATION = 0x0112
+
+def decoded_size(path) -> tuple:
+    "`(width, height)` the image decodes to (EXIF rotation applied, as OpenCV does), from its header; `AqmError` if unreadable."
+    from PIL import Image
+    try:
+        with Image.open(path) as im: (w, h), turn = im.size, im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception as e: raise AqmError(f"cannot read image {path}: {type(e).__name__}: {str(e)[:120]}") from None  # garbage fails in many ways
+    return (h, w) if turn in (5, 6, 7, 8) else (w, h)
+
+def size_mismatches(coco, # `COCO` index
+                    files:dict, # image id → path
+                   ) -> list:
+    "Ids whose image decodes to another size than its annotation says; `AqmError` at the first unreadable image."
+    out = []
+    for i, p in files.items():
+        im = coco.imgs[i]
+        if "width" in im and "height" in im and decoded_size(p) != (im["width"], im["height"]): out.append(i)
+    return out
 
 # %% ../nbs/05_coco.ipynb #d935738b
 def _norm(name): return re.sub(r"[^a-z0-9]", "", str(name).lower())
@@ -181,12 +209,15 @@ def predict_coco_subset(session, # ORT session
 def onnx_eval_settings(onnx_path, imgsz=None, head=None, names=None) -> dict:
     "Input size, head and class names for an ONNX model: given values first, then its metadata, then its shapes."
     from auto_quantize_model.export import load_onnx
-    md = onnx_metadata(onnx_path)
-    m = load_onnx(onnx_path)
+    try: md, m = onnx_metadata(onnx_path), load_onnx(onnx_path)
+    except Exception as e: raise AqmError(f"not a readable ONNX model: {onnx_path} ({str(e).splitlines()[0][:160]})") from None
     out_dims = [d.dim_value for d in m.graph.output[0].type.tensor_type.shape.dim]
     in_dims = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
     head = head or md.get("head") or ("one2one" if out_dims[-1:] == [6] else "one2many")
-    imgsz = int(imgsz or md.get("imgsz") or in_dims[-1] or 640)
+    side, imgsz = (in_dims[-1] if in_dims else 0), check_imgsz(imgsz)
+    if imgsz and side and imgsz != side:
+        raise AqmError(f"--imgsz {imgsz} does not fit {Path(onnx_path).name}, which takes {side}x{side} inputs (leave --imgsz out)")
+    imgsz = int(imgsz or md.get("imgsz") or side or 640)
     names = names or md.get("names")
     if not names:
         nc = out_dims[1] - 4 if head == "one2many" and len(out_dims) == 3 and out_dims[1] > 4 else 80

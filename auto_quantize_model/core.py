@@ -4,12 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #79ed9a09
 from __future__ import annotations
-import contextlib, datetime, json, math, os, platform, re, sys, tempfile, time
+import contextlib, datetime, hashlib, json, math, os, platform, re, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['AqmError', 'Terminated', 'check_file', 'check_dir', 'atomic_path', 'to_jsonable', 'write_json', 'read_json',
-           'write_text', 'timestamp_run_id', 'check_new_run_dir', 'create_run_dir', 'package_versions', 'Stopwatch']
+__all__ = ['MAX_STRIDE', 'MAX_IMGSZ', 'AqmError', 'Terminated', 'check_file', 'check_dir', 'current_umask', 'atomic_path',
+           'to_jsonable', 'write_json', 'read_json', 'write_text', 'timestamp_run_id', 'check_new_run_dir',
+           'create_run_dir', 'check_imgsz', 'asset_path', 'package_versions', 'Stopwatch', 'file_sha256', 'file_record']
 
 # %% ../nbs/00_core.ipynb #97af3d02
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -43,16 +44,22 @@ def check_dir(path, # directory that must exist
     return p
 
 # %% ../nbs/00_core.ipynb #82f0fe2f
+def current_umask() -> int:
+    "The process's umask (read by setting it and putting it back)."
+    m = os.umask(0o022); os.umask(m)
+    return m
+
 @contextlib.contextmanager
 def atomic_path(path, # final path of the file
                 suffix=".tmp", # suffix of the temporary file (some writers insist on theirs, e.g. ".onnx")
                ):
-    "Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."
+    "Yield a temporary path beside `path`; rename it to `path` only if the block succeeds, with the umask's mode."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd); tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; a file written in place would follow the umask
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
@@ -111,10 +118,32 @@ def create_run_dir(run_root, # directory holding runs
                   ) -> Path:
     "Create and return a new, empty run directory; never reuse an existing one."
     d = check_new_run_dir(run_root, run_id or timestamp_run_id())
-    d.parent.mkdir(parents=True, exist_ok=True)
-    try: d.mkdir()
+    try:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        d.mkdir()
     except FileExistsError: raise AqmError(f"run directory already exists, choose another --run-id: {d}") from None
+    except OSError as e: raise AqmError(f"cannot create the run directory {d}: {e.strerror or e}") from None
     return d
+
+# %% ../nbs/00_core.ipynb #6f9f5642
+MAX_STRIDE, MAX_IMGSZ = 32, 4096
+
+def check_imgsz(imgsz, # requested square input size, or None for the default
+                what:str="--imgsz", # the option, for the message
+               ) -> int|None:
+    "`imgsz` as an int, or `AqmError` unless it is a multiple of 32 between 32 and 4096 (None passes through)."
+    if imgsz is None: return None
+    try: n = int(str(imgsz).strip())
+    except ValueError: raise AqmError(f"{what} must be a whole number, got {imgsz!r}") from None
+    if not (MAX_STRIDE <= n <= MAX_IMGSZ and n % MAX_STRIDE == 0):
+        raise AqmError(f"{what} must be a multiple of {MAX_STRIDE} from {MAX_STRIDE} to {MAX_IMGSZ}, got {imgsz}")
+    return n
+
+# %% ../nbs/00_core.ipynb #81b09f12
+def asset_path(name:str) -> Path:
+    "Path of a file or folder bundled in the package's `assets/`."
+    import auto_quantize_model
+    return Path(auto_quantize_model.__file__).parent/"assets"/name
 
 # %% ../nbs/00_core.ipynb #90c46fb0
 def package_versions(names=("torch", "torchvision", "brevitas", "onnx", "onnxruntime", "ultralytics", "numpy",
@@ -142,3 +171,16 @@ class Stopwatch:
         finally: self.times[name] = round(time.perf_counter() - t, 4)
     @property
     def total(self): return round(sum(self.times.values()), 4)
+
+# %% ../nbs/00_core.ipynb #9202a9de
+def file_sha256(path) -> str:
+    "The sha256 of a file, in hex (read in 1 MiB blocks)."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+def file_record(path) -> dict:
+    "Path, size and sha256 of a file."
+    p = Path(path)
+    return dict(path=str(p), size_bytes=p.stat().st_size, sha256=file_sha256(p))

@@ -221,7 +221,8 @@ def coco_to_yolo_labels(root:str|Path, # COCO dataset root
     imd, lbd = out/'images'/f'{split}2017', out/'labels'/f'{split}2017'
     imd.mkdir(parents=True, exist_ok=True); lbd.mkdir(parents=True, exist_ok=True)
     by_img = {im['id']: [] for im in js['images']}
-    for a in js['annotations']: by_img[a['image_id']].append(a)
+    for a in js['annotations']:
+        if not a.get('iscrowd'): by_img[a['image_id']].append(a)  # crowd regions are not objects (as Ultralytics' converter)
     for im in js['images']:
         W, H = im['width'], im['height']
         rows = [(cls[a['category_id']], (x + w/2)/W, (y + h/2)/H, w/W, h/H) for a in by_img[im['id']] for x, y, w, h in [a['bbox']]]

@@ -4,15 +4,15 @@
 
 # %% ../nbs/01_load.ipynb #e9d28b23
 from __future__ import annotations
-import copy, pickle, zipfile
+import copy, hashlib, pickle, re, zipfile
 from pathlib import Path
 import torch, torch.nn as nn
-from .core import AqmError, check_file
+from .core import AqmError, check_file, file_record
 
 # %% auto #0
-__all__ = ['HEADS', 'check_head', 'is_model_yaml', 'read_ultralytics_checkpoint', 'checkpoint_detection_model', 'detection_head',
-           'has_one2one_head', 'select_head', 'checkpoint_imgsz', 'build_model_from_yaml',
-           'load_yolov10_detection_model', 'spread_random_weights_', 'save_test_checkpoint']
+__all__ = ['HEADS', 'check_head', 'is_model_yaml', 'refused_global', 'read_ultralytics_checkpoint', 'check_weights_sha256',
+           'checkpoint_detection_model', 'detection_head', 'has_one2one_head', 'select_head', 'checkpoint_imgsz',
+           'build_model_from_yaml', 'load_yolov10_detection_model', 'spread_random_weights_', 'save_test_checkpoint']
 
 # %% ../nbs/01_load.ipynb #038e9878
 HEADS = ("one2one", "one2many")
@@ -28,18 +28,45 @@ def is_model_yaml(weights) -> bool:
     "True when `weights` names a model yaml (random weights) rather than a checkpoint."
     return str(weights).lower().endswith((".yaml", ".yml"))
 
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+def refused_global(e:BaseException) -> str|None:
+    "The global a weights-only load refused, found in the messages of `e` and its causes."
+    while e is not None:
+        m = _REFUSED_GLOBAL.search(str(e))
+        if m: return m.group(1)
+        e = e.__cause__ or e.__context__
+    return None
+
 def read_ultralytics_checkpoint(path, # local `.pt` file
+                                trust:bool=False, # load the full pickle (it can run code): only for files you trust
                                ) -> dict:
-    "Read an Ultralytics checkpoint dict from a local file; raise `AqmError` for anything that isn't one."
-    from ultralytics.nn.tasks import torch_safe_load
+    "Read an Ultralytics checkpoint dict from a local file; by default nothing in the file can run (weights-only load)."
+    from ultralytics.nn.tasks import torch_safe_load, _SafeLoad
     p = check_file(path, "weights file")
     if p.suffix != ".pt": raise AqmError(f"weights file must be an Ultralytics .pt checkpoint or a model .yaml: {p}")
-    try: ckpt, _ = torch_safe_load(str(p), safe_only=False)
-    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ModuleNotFoundError,
-            AttributeError, ValueError) as e:
+    if not (trust or _SafeLoad.SUPPORTED): raise AqmError("this torch cannot load checkpoints safely (weights-only allow-lists "
+                                                          "need torch 2.6+): upgrade torch, or add --trust-checkpoint")
+    try: ckpt, _ = torch_safe_load(str(p), safe_only=not trust)
+    except Exception as e:  # damaged or foreign bytes fail in many ways inside an unpickler (IndexError, KeyError, ...)
+        g = None if trust else refused_global(e)
+        if g: raise AqmError(f"{p} needs {g} to load, which the safe loader refuses (unpickling it could run code); "
+                             "only if you trust this file, add --trust-checkpoint") from None
         raise AqmError(f"not a readable Ultralytics checkpoint: {p} ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if not isinstance(ckpt, dict): raise AqmError(f"not an Ultralytics checkpoint (no dict inside): {p}")
     return ckpt
+
+# %% ../nbs/01_load.ipynb #f3983193
+def check_weights_sha256(path, # checkpoint file
+                         expected:str=None, # 64 hex digits, or None to only record the hash
+                        ) -> dict:
+    "The checkpoint's `file_record`; `AqmError` when `expected` is given and differs. Nothing is unpickled."
+    rec = file_record(check_file(path, "weights file"))
+    if expected is None: return rec
+    e = str(expected).strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", e): raise AqmError(f"--weights-sha256 must be 64 hex digits, got {expected!r}")
+    if e != rec["sha256"]: raise AqmError(f"{path} has sha256 {rec['sha256']}, not {e} (--weights-sha256): refused")
+    return rec
 
 # %% ../nbs/01_load.ipynb #7c26c976
 def checkpoint_detection_model(ckpt:dict, # checkpoint dict as saved by Ultralytics
@@ -104,12 +131,15 @@ def build_model_from_yaml(name:str, # e.g. "yolov10m.yaml" (packaged with Ultral
 # %% ../nbs/01_load.ipynb #5faec664
 def load_yolov10_detection_model(weights, # local Ultralytics `.pt` checkpoint, or a model yaml such as "yolov10m.yaml"
                                  head:str="one2one", # "one2one" (NMS-free, (B,300,6)) or "one2many" ((B,4+nc,A), needs NMS)
+                                 trust_checkpoint:bool=False, # load the full pickle (see `read_ultralytics_checkpoint`)
                                 ) -> nn.Module:
     "Load a YOLOv10 detector as a float32, eval-mode, BN-fused `nn.Module` with gradients off."
     check_head(head)
-    if is_model_yaml(weights): model, imgsz = build_model_from_yaml(weights), None
+    if is_model_yaml(weights): model, imgsz, record = build_model_from_yaml(weights), None, None
     else:
-        ckpt = read_ultralytics_checkpoint(weights)
+        record = dict(file_record(check_file(weights, "weights file")),
+                      loader="full pickle (--trust-checkpoint)" if trust_checkpoint else "weights-only, Ultralytics allow-list")
+        ckpt = read_ultralytics_checkpoint(weights, trust_checkpoint)
         model, imgsz = checkpoint_detection_model(ckpt, str(weights)), checkpoint_imgsz(ckpt)
     select_head(detection_head(model, str(weights)), head, str(weights))
     model = model.float().eval()
@@ -117,7 +147,7 @@ def load_yolov10_detection_model(weights, # local Ultralytics `.pt` checkpoint, 
     for p in model.parameters(): p.requires_grad_(False)
     nc = detection_head(model).nc
     if not isinstance(getattr(model, "names", None), dict): model.names = {i: f"class{i}" for i in range(nc)}
-    model.aqm_head, model.aqm_imgsz, model.aqm_source = head, imgsz, str(weights)
+    model.aqm_head, model.aqm_imgsz, model.aqm_source, model.aqm_checkpoint = head, imgsz, str(weights), record
     return model
 
 # %% ../nbs/01_load.ipynb #d008a591

@@ -102,23 +102,23 @@ def create_ort_session(path, # ONNX model
 
 # %% ../nbs/04_ort.ipynb #9cb2b892
 def read_image_bgr(path) -> np.ndarray:
-    "An image file as a BGR uint8 array; `AqmError` if it is missing or unreadable."
-    import cv2
+    "An image file as a BGR uint8 array, decoded by Ultralytics' own `imread`; `AqmError` if missing or unreadable."
+    from ultralytics.utils.patches import imread
     p = check_file(path, "image")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None: raise AqmError(f"cannot read image: {p}")
+    img = imread(str(p))
+    if img is None or img.ndim != 3 or img.shape[2] != 3: raise AqmError(f"cannot read image: {p}")
     return img
 
 def resize_long_side(img:np.ndarray, # BGR image
                      imgsz:int, # target size of the long side
                     ) -> np.ndarray:
-    "Resize so the long side is `imgsz`, as Ultralytics' dataset loader does."
+    "Resize so the long side is `imgsz` with `INTER_LINEAR`, as Ultralytics 8.4's `BaseDataset.load_image` does."
     import cv2
     h0, w0 = img.shape[:2]
     r = imgsz / max(h0, w0)
     if r == 1: return img
     w, h = min(math.ceil(w0 * r), imgsz), min(math.ceil(h0 * r), imgsz)
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR if r > 1 else cv2.INTER_AREA)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
 
 def letterbox_image(img:np.ndarray, # BGR image
                     imgsz:int=640, # square network input size
@@ -148,7 +148,7 @@ def raw_detections(output:np.ndarray, # model output for a batch
         return out
     from ultralytics.utils.nms import non_max_suppression
     res = non_max_suppression(torch.from_numpy(np.asarray(output, dtype=np.float32)), conf_thres=conf, iou_thres=iou,
-                              max_det=max_det)
+                              max_det=max_det, multi_label=True)  # as Ultralytics' DetectionValidator.postprocess
     return [r[:, :6].numpy() for r in res]
 
 def detections_to_image(det:np.ndarray, # (N, 6) detections in network-input pixels

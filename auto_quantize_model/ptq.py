@@ -44,7 +44,7 @@ class PTQConfig:
     weight_quant:str = "asym" # how scales are chosen: one of `WEIGHT_QUANTS`
     algorithm:str = "auto" # how integers are chosen: one of `ALGORITHMS` ("auto": gptq with calibration images, else rtn)
     bias_correction:bool = None # correct conv biases for the mean output shift; None: when calibration images are given
-    calib_images:int = 64 # calibration images (disjoint from evaluation ids)
+    calib_images:int = 64 # calibration images (disjoint from evaluation ids; 0: none)
     adaround_iters:int = 300 # optimizer steps per conv for `adaround`
     act_order:bool = True # `gptq`: quantize input columns in order of decreasing Hessian diagonal (most active first)
     skip:tuple = () # glob patterns of conv names left float (the DFL conv is always left float)
@@ -59,7 +59,7 @@ class PTQConfig:
         _choice(self.scales, SCALES, "--scales"); _choice(self.weight_quant, WEIGHT_QUANTS, "--weight-quant")
         _choice(self.algorithm, ALGORITHMS, "--algorithm")
         if not 2 <= int(self.weight_bits) <= 8: raise AqmError(f"weight bits must be 2..8, got {self.weight_bits}")
-        if int(self.calib_images) < 1: raise AqmError(f"--calib-images must be at least 1, got {self.calib_images}")
+        if int(self.calib_images) < 0: raise AqmError(f"--calib-images must be 0 or more, got {self.calib_images}")
         if int(self.probe_images) < 1: raise AqmError(f"probe images must be at least 1, got {self.probe_images}")
         if int(self.keep_8bit_count) < 0: raise AqmError(f"--keep-8bit count must be >= 0, got {self.keep_8bit_count}")
         if not 0 <= float(self.keep_8bit_share) <= 1:

@@ -28,6 +28,10 @@ def report_run_dir(mode:str="w4a16", # quantization mode
                    run_id=None, # None: a new run; an existing finished run: re-render it
                    imgsz=None, head="one2one", providers="cuda,cpu",
                    log=print,
+                   calib_data_root=None, calib_image_dir=None, calib_annotations=None, # calibration images from another set
+                   calib_images:int=64, # how many calibration images (0: none)
+                   trust_checkpoint:bool=False, # load the full pickle (it can run code)
+                   weights_sha256:str=None, # refuse a checkpoint whose sha256 differs
                   ) -> tuple:
     "`(run_dir, recomputed)`: an existing finished run named by `run_id`, or a new run made by `run_full`."
     run_modes(mode)
@@ -39,7 +43,9 @@ def report_run_dir(mode:str="w4a16", # quantization mode
         if rec.get("args", {}).get("mode") != mode: raise AqmError(f"run {root/str(run_id)} is a {rec.get('args', {}).get('mode')} run, not {mode}")
         return root/str(run_id), False
     res = run_full(weights, mode, data_root, max_images=max_images, image_ids_list=image_ids_list, run_root=root,
-                   run_id=run_id, imgsz=imgsz, head=head, providers=providers, log=log)
+                   run_id=run_id, imgsz=imgsz, head=head, providers=providers, log=log, calib_data_root=calib_data_root,
+                   calib_image_dir=calib_image_dir, calib_annotations=calib_annotations, calib_images=calib_images,
+                   trust_checkpoint=trust_checkpoint, weights_sha256=weights_sha256)
     return Path(res["run_dir"]), True
 
 # %% ../nbs/09_report.ipynb #6c67c1bc
@@ -245,7 +251,8 @@ def ptq_summary(ex:dict) -> str:
     bits = ", ".join(f"{k}: {v['layers']} convs ({100 * v['weight_share']:.1f}% of weights)" for k, v in ex["bit_widths"].items())
     return (f"{c.get('weight_quant', 'absmax')} scales, {c.get('algorithm', 'rtn')}, bias correction "
             f"{'on' if p.get('bias_correction') else 'off'}; "
-            + (f"{cal['images']} calibration images (calib_ids.txt, disjoint from the evaluated ids), output SQNR on "
+            + (f"{cal['images']} calibration images (calib_ids.txt, disjoint from the evaluated ids"
+               + (f", from {Path(cal['source']['annotations']).name}" if cal.get("source") else "") + "), output SQNR on "
                f"{p.get('calib_output_sqnr_images', cal['images'])} of them {p.get('calib_output_sqnr_db')} dB; " if cal else "no calibration images; ") + bits)
 
 def fp16_summary(smoke:dict, # a run's smoke JSON
@@ -275,6 +282,9 @@ def what_ran_table(R:dict) -> str:
             ["FP16 variant", fp16_summary(R["smoke"], R.get("deltas"))],
             ["versions", ", ".join(f"{k} {v[k]}" for k in ("torch", "brevitas", "onnx", "onnxruntime", "ultralytics") if v.get(k))],
             ["run root", str(Path(R["run_dir"]).resolve())], ["started / finished", f"{rec['started']} / {rec['finished']}"]]
+    ck = rec.get("checkpoint")
+    if ck: rows.insert(1, ["checkpoint", f"{ck['size_bytes']} bytes, sha256 {ck['sha256']}, loaded {ck['loader']}"])
+    rows += [[f"sha256 of {name}", f"{r['sha256']} ({r['size_bytes']} bytes)"] for name, r in (rec.get("artifacts") or {}).items()]
     return html_table(rows, ["", ""], "what-ran")
 
 def graph_table(ex:dict) -> str:

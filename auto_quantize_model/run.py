@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib, dataclasses, datetime, os, signal, sys, threading
 from pathlib import Path
 import numpy as np
-from .core import (AqmError, Terminated, Stopwatch, check_new_run_dir, create_run_dir, package_versions,
-                                      read_json, timestamp_run_id, write_json, write_text)
-from .load import check_head, load_yolov10_detection_model
+from .core import (AqmError, Terminated, Stopwatch, asset_path, check_imgsz, check_new_run_dir,
+                                      create_run_dir, file_record, package_versions, read_json, timestamp_run_id, write_json,
+                                      write_text)
+from .load import check_head, check_weights_sha256, is_model_yaml, load_yolov10_detection_model
 from .ptq import MODES, check_mode, ptq_config_for_mode, needs_calibration
 from .calib import quantize_model_ptq, layer_sensitivity
 from .export import (DEFAULT_OPSET, export_brevitas_qcdq_onnx, export_fp32_onnx,
@@ -19,21 +20,31 @@ from .ort import (parse_providers, smoke_check, smoke_input, create_ort_session,
                                      letterbox_image, read_image_bgr, session_feed, interleaved_latency_ms)
 
 # %% auto #0
-__all__ = ['USER_WEIGHTS', 'USER_DATA_ROOT', 'FP16_CPU_NOTE', 'COMPARE_CONFIGS', 'resolve_weights', 'weights_stem',
-           'default_run_root', 'auto_weights', 'auto_data_root', 'ptq_artifact_paths', 'now_iso', 'start_run_record',
-           'finish_run_record', 'graph_summary', 'bit_width_shares', 'select_calib_ids', 'calibration_batch',
-           'run_modes', 'int4_check', 'fp16_check', 'export_and_validate', 'prepare_calibration', 'prepare_ptq',
-           'execute_ptq', 'sigterm_raises', 'recorded_run', 'run_ptq', 'prepare_coco', 'write_image_ids',
-           'calibration_overlap', 'run_eval', 'metric_deltas', 'coco_run_paths', 'run_full', 'run_sensitivity',
-           'run_compare']
+__all__ = ['BUNDLED_WEIGHTS', 'USER_WEIGHTS', 'USER_DATA_ROOT', 'FP16_CPU_NOTE', 'COMPARE_CONFIGS', 'resolve_weights',
+           'resolve_data_root', 'weights_stem', 'default_run_root', 'auto_weights', 'auto_data_root',
+           'ptq_artifact_paths', 'now_iso', 'start_run_record', 'finish_run_record', 'graph_summary',
+           'bit_width_shares', 'select_calib_ids', 'calibration_batch', 'run_modes', 'int4_check', 'fp16_check',
+           'export_and_validate', 'check_calibration_given', 'same_file', 'calibration_eval_clash',
+           'prepare_calibration', 'calibration_record', 'load_checked_model', 'artifact_records', 'prepare_ptq',
+           'execute_ptq', 'sigterm_raises', 'recorded_run', 'has_train_split', 'default_calib_source',
+           'prepare_calib_source', 'calib_source_args', 'run_ptq', 'prepare_coco', 'warn_size_mismatches',
+           'write_image_ids', 'calibration_overlap', 'run_eval', 'metric_deltas', 'coco_run_paths', 'run_full',
+           'run_sensitivity', 'run_compare']
 
 # %% ../nbs/07_run.ipynb #9fb2b63d
+BUNDLED_WEIGHTS = {"demo": "yolov10-demo.pt", "real": "yolov10n-real.pt"}
+
 def resolve_weights(weights:str) -> str:
-    "The weights argument with `demo` replaced by the bundled demo checkpoint."
-    if str(weights) == "demo":
-        from auto_quantize_model.demo import demo_weights_path
-        return str(demo_weights_path())
-    return str(weights)
+    "The weights argument with a bundled model's name (`demo`, `real`) replaced by its checkpoint's path."
+    w = str(weights)
+    return str(asset_path(BUNDLED_WEIGHTS[w])) if w in BUNDLED_WEIGHTS else w
+
+def resolve_data_root(data_root):
+    "`data_root` with a bundled dataset's name replaced by its path: `demo` (generated once into a cache), `real`."
+    if str(data_root) == "demo":
+        from auto_quantize_model.demo import demo_data_root
+        return demo_data_root()
+    return asset_path("coco-real") if str(data_root) == "real" else data_root
 
 def weights_stem(weights:str) -> str:
     "The name artifacts are called after: the file name without its extension."
@@ -114,7 +125,7 @@ def select_calib_ids(coco, # `COCO` index
                      eval_ids=(), # ids that must not be used
                      calib_ids_list=None, # or: a file of ids
                     ) -> list:
-    "Calibration ids: from `calib_ids_list`, else the last `n` ids not in `eval_ids`; never an evaluation id."
+    "Calibration ids: from `calib_ids_list`, else the last `n` ids not in `eval_ids` (all of them if fewer); never an evaluation id."
     from auto_quantize_model.coco import read_image_ids_file
     known, held = set(coco.getImgIds()), set(eval_ids)
     if calib_ids_list:
@@ -125,9 +136,9 @@ def select_calib_ids(coco, # `COCO` index
         if both: raise AqmError(f"{len(both)} calibration id(s) of {calib_ids_list} are also evaluation ids, e.g. {both[:5]}")
     else:
         free = sorted(known - held)
-        if len(free) < int(n): raise AqmError(f"only {len(free)} images are left for calibration after the {len(held)} evaluation ids; "
-                                              f"ask for fewer (--calib-images) or evaluate fewer")
-        ids = free[len(free) - int(n):]
+        if not free: raise AqmError(f"no image is left for calibration after the {len(held)} evaluation ids: evaluate fewer, "
+                                    "or calibrate on another set (--calib-data-root)")
+        ids = free[max(0, len(free) - int(n)):]
     if not ids: raise AqmError("the calibration set is empty")
     return ids
 
@@ -143,8 +154,8 @@ def run_modes(mode:str) -> list:
     "The modes a run covers: every mode for `all`, else the one (checked)."
     return list(MODES) if mode == "all" else [check_mode(mode)]
 
-def _check_ptq_inputs(weights, mode, head, providers, run_root, run_id):
-    run_modes(mode); check_head(head); parse_providers(providers)
+def _check_ptq_inputs(weights, mode, head, providers, run_root, run_id, imgsz=None):
+    run_modes(mode); check_head(head); parse_providers(providers); check_imgsz(imgsz)
     stem = weights_stem(resolve_weights(auto_weights(weights)))
     run_root = Path(run_root) if run_root else default_run_root(stem)
     run_id = run_id or timestamp_run_id()
@@ -207,32 +218,78 @@ def export_and_validate(model, qmodel, table, config, paths, imgsz, head, provid
     return export, smoke
 
 # %% ../nbs/07_run.ipynb #c3a71790
+def check_calibration_given(config, # `PTQConfig`
+                            given:bool, # whether calibration images are at hand
+                           ):
+    "`AqmError` when `config` cannot run without calibration images and none are given."
+    if not given and needs_calibration(config):
+        raise AqmError(f"{config.mode} with these options needs calibration images (data-driven algorithm, bias correction, "
+                       "A8 mode or mixed precision): give --data-root or --calib-data-root, and --calib-images above 0")
+
+def same_file(a, b) -> bool:
+    "True when both paths name one existing file."
+    try: return Path(a).resolve().samefile(Path(b).resolve())
+    except OSError: return False
+
+def calibration_eval_clash(files:dict, eval_data:dict) -> list:
+    "Calibration ids whose image file is also an evaluation image file."
+    ev = {Path(p).resolve() for p in eval_data["files"].values()}
+    return [i for i, p in files.items() if Path(p).resolve() in ev]
+
 def prepare_calibration(config, # `PTQConfig`
-                        data:dict, # from `prepare_coco`, or None
+                        data:dict, # the calibration source, from `prepare_coco` (None: no images)
                         imgsz:int, # network input size
                         calib_ids_list=None, # file of calibration ids
+                        eval_data:dict=None, # the evaluation set, from `prepare_coco`, when there is one
                        ) -> dict:
-    "Calibration ids and images when `config` uses them (or bias correction may), else None; errors when required and missing."
-    if data is None:
-        if needs_calibration(config):
-            raise AqmError("this configuration needs calibration images (data-driven algorithm, bias correction, A8 mode or "
-                           "mixed precision): give --data-root, or --images with --annotations")
-        return None
+    "Calibration ids, files and letterboxed images (read now, before anything is written), or None when not used."
+    use = data is not None and (config.calib_images > 0 or bool(calib_ids_list))
+    check_calibration_given(config, use)
+    if not use: return None
     from auto_quantize_model.coco import image_files
-    ids = select_calib_ids(data["coco"], config.calib_images, data.get("ids", ()), calib_ids_list)
+    one_file = eval_data is not None and same_file(data["annotations"], eval_data["annotations"])
+    ids = select_calib_ids(data["coco"], config.calib_images, eval_data["ids"] if one_file else (), calib_ids_list)
     files = image_files(data["coco"], ids, data["images_dir"])
-    return dict(ids=ids, files=files, imgsz=imgsz)
+    if len(ids) < config.calib_images and not calib_ids_list:
+        print(f"aqm: warning: calibrating on {len(ids)} images, all {Path(data['annotations']).name} has left "
+              f"({config.calib_images} asked)", file=sys.stderr)
+    clash = calibration_eval_clash(files, eval_data) if eval_data else []
+    if clash: raise AqmError(f"{len(clash)} calibration image(s) are also evaluation images (same files, e.g. id {clash[0]}): "
+                             "calibrate on other images")
+    source = dict(images_dir=str(data["images_dir"]), annotations=str(data["annotations"]))
+    return dict(ids=ids, files=files, imgsz=imgsz, x=calibration_batch(files, imgsz), source=source)
+
+def calibration_record(cal:dict) -> dict|None:
+    "What `run.json` says of the calibration images: where they came from, how many, and their ids."
+    return None if cal is None else dict(source=cal["source"], images=len(cal["ids"]), ids_file="calib_ids.txt", ids=cal["ids"])
+
+def load_checked_model(weights:str, # a checkpoint path (or bundled name) or a model yaml
+                       head:str="one2one", # detection head
+                       trust_checkpoint:bool=False, # load the full pickle
+                       weights_sha256:str=None, # refuse a checkpoint with another hash, before unpickling it
+                      ):
+    "The fused float model, after the checkpoint's hash is checked (when asked); its file record is `aqm_checkpoint`."
+    w = resolve_weights(weights)
+    if is_model_yaml(w):
+        if weights_sha256: raise AqmError("--weights-sha256 checks a checkpoint file, not a model yaml")
+    else: check_weights_sha256(w, weights_sha256)
+    return load_yolov10_detection_model(w, head, trust_checkpoint)
+
+def artifact_records(run_dir) -> dict:
+    "Size and sha256 of every ONNX file of a run, by file name."
+    return {p.name: {k: v for k, v in file_record(p).items() if k != "path"} for p in sorted((Path(run_dir)/"onnx").glob("*.onnx"))}
 
 def prepare_ptq(weights, mode="w4a16", run_root=None, run_id=None, imgsz=None, head="one2one", providers="cuda,cpu",
-                data=None, calib_ids_list=None, **config_overrides) -> dict:
+                data=None, calib_ids_list=None, eval_data=None, trust_checkpoint:bool=False, weights_sha256:str=None,
+                **config_overrides) -> dict:
     "Check every `aqm ptq` input and load the model; nothing is written. Returns what `execute_ptq` needs."
     weights = auto_weights(weights)
     stem, run_root, run_id = _check_ptq_inputs(weights, mode, head, providers, run_root, run_id)
     config = ptq_config_for_mode(mode, **config_overrides)
     sw = Stopwatch()
-    with sw("load"): model = load_yolov10_detection_model(resolve_weights(weights), head)
-    imgsz = int(imgsz or model.aqm_imgsz or 640)
-    calib = prepare_calibration(config, data, imgsz, calib_ids_list)
+    with sw("load"): model = load_checked_model(weights, head, trust_checkpoint, weights_sha256)
+    imgsz = check_imgsz(imgsz or model.aqm_imgsz or 640, "the input size")
+    with sw("calibration_images"): calib = prepare_calibration(config, data, imgsz, calib_ids_list, eval_data)
     return dict(stem=stem, run_root=run_root, run_id=run_id, config=config, model=model, sw=sw, head=head,
                 providers=providers, imgsz=imgsz, calib=calib)
 
@@ -244,9 +301,9 @@ def execute_ptq(run_dir, prep:dict, opset:int=DEFAULT_OPSET, smoke_image=None, i
     x = None
     if cal:
         write_text(Path(run_dir)/"calib_ids.txt", "".join(f"{i}\n" for i in cal["ids"]))
-        with sw("calibration_images"): x = calibration_batch(cal["files"], cal["imgsz"])
+        x = cal["x"]
     with sw("quantize"): qmodel, table, info = quantize_model_ptq(prep["model"], prep["config"], x, show_progress=show_progress)
-    info["calibration"] = dict(images=len(cal["ids"]), ids_file="calib_ids.txt") if cal else None
+    info["calibration"] = {k: v for k, v in calibration_record(cal).items() if k != "ids"} if cal else None
     export, smoke = export_and_validate(prep["model"], qmodel, table, prep["config"], paths, prep["imgsz"], prep["head"],
                                         prep["providers"], opset, smoke_image, sw, int4, info, fp16)
     times = dict(sw.times, quantize_export_smoke=round(sw.total - sw.times.get("load", 0), 3), total=sw.total)
@@ -273,6 +330,35 @@ def recorded_run(run_dir, command:str, args:dict):
         finish_run_record(run_dir, rec, "failed", f"{type(e).__name__}: {e}", **extra); raise
     finish_run_record(run_dir, rec, "done", **extra)
 
+def has_train_split(data_root) -> bool:
+    "True when a COCO root (or bundled name) has a train2017 split with its annotations."
+    if not data_root: return False
+    root = Path(resolve_data_root(auto_data_root(data_root)))
+    return (root/"train2017").is_dir() and (root/"annotations"/"instances_train2017.json").is_file()
+
+def default_calib_source(data_root=None, calib_data_root=None, calib_image_dir=None, calib_annotations=None) -> dict:
+    "The calibration source options, defaulting to the evaluation root's train2017 split when it has one."
+    if not (calib_data_root or calib_image_dir or calib_annotations) and has_train_split(data_root):
+        calib_data_root = resolve_data_root(auto_data_root(data_root))
+    return dict(calib_data_root=calib_data_root, calib_image_dir=calib_image_dir, calib_annotations=calib_annotations)
+
+def prepare_calib_source(calib_data_root=None, # a COCO root: its train2017 split if it has one, else val2017
+                         calib_image_dir=None, calib_annotations=None, # or: an image folder and its instances JSON
+                        ) -> dict|None:
+    "The calibration image set named apart from the evaluation set (None when not given); nothing is written."
+    if not (calib_data_root or calib_image_dir or calib_annotations): return None
+    from auto_quantize_model.coco import coco_paths, load_coco
+    root = resolve_data_root(calib_data_root) if calib_data_root else None
+    split = "train2017" if root and (Path(root)/"annotations"/"instances_train2017.json").is_file() else "val2017"
+    images_dir, ann = coco_paths(root, calib_image_dir, calib_annotations, split=split, flag="--calib-")
+    return dict(coco=load_coco(ann), ids=[], files={}, images_dir=images_dir, annotations=ann)
+
+def calib_source_args(calib_data_root=None, calib_image_dir=None, calib_annotations=None) -> dict:
+    "The calibration source options as recorded in `run.json`."
+    s = lambda v: str(v) if v else None
+    return dict(calib_data_root=s(calib_data_root), calib_image_dir=s(calib_image_dir), calib_annotations=s(calib_annotations))
+
+
 # %% ../nbs/07_run.ipynb #b9d84d41
 def run_ptq(weights:str, # checkpoint path, model yaml, or "demo"
             mode:str="w4a16", # quantization mode
@@ -287,6 +373,9 @@ def run_ptq(weights:str, # checkpoint path, model yaml, or "demo"
             data_root=None, images=None, annotations=None, # calibration images (COCO layout); data_root may be "demo"
             calib_ids_list=None, # file of calibration ids (default: the last `calib_images` ids)
             fp16:bool=False, # also write the FP16 variant `<stem>-<mode>-qcdq-ptq-fp16.onnx`
+            calib_data_root=None, calib_image_dir=None, calib_annotations=None, # or: calibration images named apart
+            trust_checkpoint:bool=False, # load the full pickle (it can run code)
+            weights_sha256:str=None, # refuse a checkpoint whose sha256 differs
             log=print, # where progress lines go
             **config_overrides, # other `PTQConfig` fields (algorithm, weight_quant, keep_8bit_count, ...)
            ) -> dict:
@@ -295,16 +384,23 @@ def run_ptq(weights:str, # checkpoint path, model yaml, or "demo"
                 head=head, providers=providers, opset=opset, smoke_image=str(smoke_image) if smoke_image else None,
                 int4=int4, data_root=str(data_root) if data_root else None, images=str(images) if images else None,
                 annotations=str(annotations) if annotations else None,
-                calib_ids_list=str(calib_ids_list) if calib_ids_list else None, fp16=fp16, **config_overrides)
-    _check_ptq_inputs(weights, mode, head, providers, run_root, run_id)
-    data = prepare_coco(data_root, images, annotations, subset=False) if (data_root or images or annotations) else None
-    prep = prepare_ptq(weights, mode, run_root, run_id, imgsz, head, providers, data, calib_ids_list, **config_overrides)
+                calib_ids_list=str(calib_ids_list) if calib_ids_list else None, fp16=fp16,
+                **calib_source_args(calib_data_root, calib_image_dir, calib_annotations), trust_checkpoint=trust_checkpoint,
+                weights_sha256=weights_sha256, **config_overrides)
+    _check_ptq_inputs(weights, mode, head, providers, run_root, run_id, imgsz)
+    if (calib_data_root or calib_image_dir or calib_annotations) and (data_root or images or annotations):
+        raise AqmError("aqm ptq takes calibration images from --data-root (or --images/--annotations) or from --calib-*, not both")
+    data = prepare_calib_source(**default_calib_source(data_root, calib_data_root, calib_image_dir, calib_annotations))
+    if data is None and (data_root or images or annotations): data = prepare_coco(data_root, images, annotations, subset=False)
+    prep = prepare_ptq(weights, mode, run_root, run_id, imgsz, head, providers, data, calib_ids_list,
+                       trust_checkpoint=trust_checkpoint, weights_sha256=weights_sha256, **config_overrides)
     run_dir = create_run_dir(prep["run_root"], prep["run_id"])
     log(f"run directory: {run_dir}")
     with recorded_run(run_dir, "ptq", args) as extra:
-        extra.update(imgsz=prep["imgsz"], stem=prep["stem"], wall_times_s=prep["sw"].times)
+        extra.update(imgsz=prep["imgsz"], stem=prep["stem"], wall_times_s=prep["sw"].times,
+                     calibration=calibration_record(prep["calib"]), checkpoint=prep["model"].aqm_checkpoint)
         res = execute_ptq(run_dir, prep, opset, smoke_image, int4, fp16=fp16)
-        extra.update(wall_times_s=res["wall_times_s"])
+        extra.update(wall_times_s=res["wall_times_s"], artifacts=artifact_records(run_dir))
     return res
 
 # %% ../nbs/07_run.ipynb #c7f0dfb3
@@ -312,16 +408,23 @@ def prepare_coco(data_root=None, images=None, annotations=None, max_images:int=1
                  subset:bool=True, # choose the evaluation subset (False: calibration only)
                 ) -> dict:
     "Check the data and choose the subset; nothing is written."
-    from auto_quantize_model.coco import coco_paths, image_files, load_coco, select_image_ids
-    data_root = auto_data_root(data_root) if data_root else data_root
-    if str(data_root) == "demo":
-        from auto_quantize_model.demo import demo_data_root
-        data_root = demo_data_root()
+    from auto_quantize_model.coco import coco_paths, image_files, load_coco, select_image_ids, size_mismatches
+    data_root = resolve_data_root(auto_data_root(data_root)) if data_root else data_root
     images_dir, ann = coco_paths(data_root, images, annotations)
     coco = load_coco(ann)
     if not subset: return dict(coco=coco, ids=[], files={}, images_dir=images_dir, annotations=ann)
     ids = select_image_ids(coco, max_images, image_ids_list)
-    return dict(coco=coco, ids=ids, files=image_files(coco, ids, images_dir), images_dir=images_dir, annotations=ann)
+    files = image_files(coco, ids, images_dir)
+    return dict(coco=coco, ids=ids, files=files, images_dir=images_dir, annotations=ann,
+                size_mismatch_ids=size_mismatches(coco, files))
+
+def warn_size_mismatches(data:dict, warn=None):
+    "One warning line (on stderr) when evaluation images decode to another size than their annotations say."
+    bad = data.get("size_mismatch_ids") or []
+    if not bad: return
+    msg = (f"aqm: warning: {len(bad)} of {len(data['ids'])} images decode to another size than their annotation's width x "
+           f"height (EXIF rotation or a wrong file?), e.g. id {bad[0]}; their boxes are scored against the annotation")
+    (warn or (lambda m: print(m, file=sys.stderr)))(msg)
 
 def write_image_ids(run_dir, ids:list) -> Path:
     "The evaluation ids, one per line, as `image_ids.txt`."
@@ -330,10 +433,14 @@ def write_image_ids(run_dir, ids:list) -> Path:
 # %% ../nbs/07_run.ipynb #fa255fe4
 def calibration_overlap(onnx_path, # an ONNX file, possibly inside a run's `onnx/` folder
                         ids:list, # image ids about to be evaluated
+                        annotations=None, # their annotation file (ids of another file name other images)
                        ) -> tuple:
-    "`(calib_ids.txt path or None, evaluated ids that were calibration images of the run the model came from)`."
-    f = Path(onnx_path).resolve().parent.parent/"calib_ids.txt"
-    if not f.exists(): return None, []
+    "`(calib_ids.txt path or None, evaluated ids that were calibration images of the quantized model's run)`."
+    run_dir = Path(onnx_path).resolve().parent.parent
+    f = run_dir/"calib_ids.txt"
+    if not f.exists() or onnx_op_histogram(onnx_path).get("DequantizeLinear", 0) == 0: return None, []  # a float graph
+    src = ((read_json(run_dir/"run.json").get("calibration") or {}).get("source") or {}) if (run_dir/"run.json").exists() else {}
+    if annotations and src.get("annotations") and not same_file(src["annotations"], annotations): return f, []
     cal = {int(l) for l in f.read_text().split()}
     return f, [i for i in ids if i in cal]
 
@@ -345,19 +452,21 @@ def run_eval(onnx_path, # ONNX model to evaluate
              providers:str="cuda,cpu", # ORT provider preference
             ) -> dict:
     "Evaluate one ONNX model on a COCO subset into `out`: metrics.json, predictions.json, image_ids.txt."
-    from auto_quantize_model.coco import evaluate_onnx_on_coco
+    from auto_quantize_model.coco import evaluate_onnx_on_coco, onnx_eval_settings
     from auto_quantize_model.core import check_file
     check_file(onnx_path, "ONNX model"); parse_providers(providers)
     if head: check_head(head)
     out = Path(out)
     if (out/"metrics.json").exists(): raise AqmError(f"{out/'metrics.json'} already exists: choose another --out")
+    onnx_eval_settings(onnx_path, imgsz, head)  # a readable model that takes this input size
     data = prepare_coco(data_root, images, annotations, max_images, image_ids_list)
-    cal_file, both = calibration_overlap(onnx_path, data["ids"])
+    cal_file, both = calibration_overlap(onnx_path, data["ids"], data["annotations"])
     if both: raise AqmError(f"{len(both)} of the {len(data['ids'])} ids to evaluate calibrated this model ({cal_file}, "
                             f"e.g. {both[:3]}): its score on them would flatter it; choose other ids with --image-ids-list")
-    out.mkdir(parents=True, exist_ok=True)
+    warn_size_mismatches(data)
+    m = evaluate_onnx_on_coco(onnx_path, data["coco"], data["files"], out, imgsz, head, providers)  # writes at the end
     write_image_ids(out, data["ids"])
-    return evaluate_onnx_on_coco(onnx_path, data["coco"], data["files"], out, imgsz, head, providers)
+    return m
 
 # %% ../nbs/07_run.ipynb #8bc882ea
 def metric_deltas(fp:dict, q:dict, mode:str) -> dict:
@@ -388,6 +497,9 @@ def run_full(weights:str, # checkpoint path, model yaml, or "demo"
              int4:bool=False, # also write and check the true INT4 artifact
              calib_ids_list=None, # file of calibration ids (default: the last `calib_images` ids not evaluated)
              fp16:bool=False, # also write the FP16 variant and evaluate it on the same ids
+             calib_data_root=None, calib_image_dir=None, calib_annotations=None, # calibration images from another set
+             trust_checkpoint:bool=False, # load the full pickle (it can run code)
+             weights_sha256:str=None, # refuse a checkpoint whose sha256 differs
              log=print, # where progress lines go
              show_progress:bool=True, # progress bars on terminals
              **config_overrides, # other `PTQConfig` fields
@@ -399,16 +511,24 @@ def run_full(weights:str, # checkpoint path, model yaml, or "demo"
                 max_images=max_images, image_ids_list=str(image_ids_list) if image_ids_list else None,
                 run_root=str(run_root) if run_root else None, run_id=run_id, imgsz=imgsz, head=head, providers=providers,
                 opset=opset, int4=int4, calib_ids_list=str(calib_ids_list) if calib_ids_list else None, fp16=fp16,
-                **config_overrides)
+                **calib_source_args(calib_data_root, calib_image_dir, calib_annotations), trust_checkpoint=trust_checkpoint,
+                weights_sha256=weights_sha256, **config_overrides)
     modes = run_modes(mode)
-    _check_ptq_inputs(weights, mode, head, providers, run_root, run_id)
+    _check_ptq_inputs(weights, mode, head, providers, run_root, run_id, imgsz)
     data = prepare_coco(data_root, images, annotations, max_images, image_ids_list)
-    prep = prepare_ptq(weights, modes[0], run_root, run_id, imgsz, head, providers, data, calib_ids_list, **config_overrides)
+    cal_src = prepare_calib_source(**default_calib_source(data_root, calib_data_root, calib_image_dir, calib_annotations)) or data
+    prep = prepare_ptq(weights, modes[0], run_root, run_id, imgsz, head, providers, cal_src, calib_ids_list, data,
+                       trust_checkpoint, weights_sha256, **config_overrides)
+    for md in modes[1:]: check_calibration_given(ptq_config_for_mode(md, **config_overrides), prep["calib"] is not None)
+    warn_size_mismatches(data)
     run_dir = create_run_dir(prep["run_root"], prep["run_id"])
     log(f"run directory: {run_dir}")
     results, fp, sw = {}, None, prep["sw"]
     with recorded_run(run_dir, "run", args) as extra:
-        extra.update(imgsz=prep["imgsz"], stem=prep["stem"], images=len(data["ids"]), modes=modes)
+        extra.update(imgsz=prep["imgsz"], stem=prep["stem"], images=len(data["ids"]), modes=modes,
+                     evaluation=dict(images_dir=str(data["images_dir"]), annotations=str(data["annotations"]),
+                                     size_mismatch_ids=data["size_mismatch_ids"]),
+                     calibration=calibration_record(prep["calib"]), checkpoint=prep["model"].aqm_checkpoint)
         write_image_ids(run_dir, data["ids"])
         for i, md in enumerate(modes):
             pm = dict(prep, config=ptq_config_for_mode(md, **config_overrides), sw=sw if i == 0 else Stopwatch())
@@ -434,26 +554,32 @@ def run_full(weights:str, # checkpoint path, model yaml, or "demo"
             results[md] = dict(res, coco_paths=cp, metrics_fp32=fp, metrics_quant=q, deltas=deltas,
                                metrics_fp16=q16 if fp16 else None)
         extra.update(wall_times_s={md: r["wall_times_s"] for md, r in results.items()} if mode == "all"
-                                  else results[mode]["wall_times_s"])
+                                  else results[mode]["wall_times_s"], artifacts=artifact_records(run_dir))
     return results[mode] if mode != "all" else dict(run_dir=run_dir, modes=results, metrics_fp32=fp)
 
 # %% ../nbs/07_run.ipynb #c426b742
 def run_sensitivity(weights:str, mode:str="w4a16", data_root=None, images=None, annotations=None, run_root=None,
                     run_id:str=None, imgsz:int=None, head:str="one2one", calib_ids_list=None, log=print,
-                    show_progress:bool=True, **config_overrides) -> dict:
+                    show_progress:bool=True, trust_checkpoint:bool=False, weights_sha256:str=None,
+                    calib_data_root=None, calib_image_dir=None, calib_annotations=None, **config_overrides) -> dict:
     "Rank the convs of `weights` by the output error each causes alone when quantized; write `sensitivity_<mode>.json`."
     from auto_quantize_model.ptq import conv_bit_plan
     args = dict(weights=str(weights), mode=mode, data_root=str(data_root) if data_root else None, run_root=str(run_root) if run_root else None,
-                run_id=run_id, imgsz=imgsz, head=head, **config_overrides)
-    _check_ptq_inputs(weights, mode, head, "cpu", run_root, run_id)
-    if not (data_root or images or annotations): raise AqmError("sensitivity needs calibration images: give --data-root, or --images with --annotations")
-    data = prepare_coco(data_root, images, annotations, subset=False)
-    prep = prepare_ptq(weights, mode, run_root, run_id, imgsz, head, "cpu", data, calib_ids_list, **config_overrides)
+                run_id=run_id, imgsz=imgsz, head=head, trust_checkpoint=trust_checkpoint, weights_sha256=weights_sha256,
+                **calib_source_args(calib_data_root, calib_image_dir, calib_annotations), **config_overrides)
+    _check_ptq_inputs(weights, mode, head, "cpu", run_root, run_id, imgsz)
+    data = prepare_calib_source(**default_calib_source(data_root, calib_data_root, calib_image_dir, calib_annotations))
+    if data is None and not (data_root or images or annotations):
+        raise AqmError("sensitivity needs calibration images: give --data-root, --calib-data-root, or --images with --annotations")
+    data = data or prepare_coco(data_root, images, annotations, subset=False)
+    prep = prepare_ptq(weights, mode, run_root, run_id, imgsz, head, "cpu", data, calib_ids_list,
+                       trust_checkpoint=trust_checkpoint, weights_sha256=weights_sha256, **config_overrides)
     run_dir = create_run_dir(prep["run_root"], prep["run_id"])
     log(f"run directory: {run_dir}")
     with recorded_run(run_dir, "sensitivity", args) as extra:
+        extra.update(checkpoint=prep["model"].aqm_checkpoint)
         write_text(Path(run_dir)/"calib_ids.txt", "".join(f"{i}\n" for i in prep["calib"]["ids"]))
-        x = calibration_batch(prep["calib"]["files"], prep["imgsz"])
+        x = prep["calib"]["x"]
         with prep["sw"]("sensitivity"):
             rows = layer_sensitivity(prep["model"], x, conv_bit_plan(prep["model"], prep["config"]), prep["config"],
                                      show_progress=show_progress)
@@ -492,8 +618,11 @@ def run_compare(run_dir, # a finished `aqm run` directory
     providers = providers or a["providers"]
     data = prepare_coco(a.get("data_root"), a.get("images"), a.get("annotations"), image_ids_list=run_dir/"image_ids.txt")
     from auto_quantize_model.coco import image_files, read_image_ids_file
-    cal = calibration_batch(image_files(data["coco"], read_image_ids_file(run_dir/"calib_ids.txt"), data["images_dir"]), rec["imgsz"])
-    model = load_yolov10_detection_model(resolve_weights(auto_weights(a["weights"])), a["head"])
+    src = (rec.get("calibration") or {}).get("source")
+    cal_data = prepare_calib_source(calib_image_dir=src["images_dir"], calib_annotations=src["annotations"]) if src else data
+    cal = calibration_batch(image_files(cal_data["coco"], read_image_ids_file(run_dir/"calib_ids.txt"), cal_data["images_dir"]),
+                            rec["imgsz"])
+    model = load_yolov10_detection_model(resolve_weights(auto_weights(a["weights"])), a["head"], a.get("trust_checkpoint", False))
     fp = read_json(run_dir/"baseline-fp32-coco"/"metrics.json")
     rows = []
     for name, fields in (configs or COMPARE_CONFIGS).items():

@@ -4,13 +4,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = next((p for p in (REPO.parent/"shared"/"data"/"coco-mini-train",) if p.exists()), None)
+AQM = Path(sys.executable).parent/"aqm"  # the console entry point pip installed, as a user runs it
 
-def aqm(*args, cwd=None, timeout=900):
+def aqm(*args, cwd=None, timeout=900, **popen):
     "Run `aqm ARGS` in a subprocess; return the CompletedProcess (text output)."
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "YOLO_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "auto_quantize_model.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
+    return subprocess.run([str(AQM), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
+                          **popen)
 
 def files_under(path):
     "Every path below `path`, sorted (empty if it doesn't exist)."
@@ -26,7 +26,7 @@ def assert_one_line_error(proc, *fragments):
     for f in fragments: assert f in lines[0], (f, lines[0])
 
 @pytest.fixture(scope="session")
-def shared_coco():
-    "The real COCO images with official annotations beside the repo."
-    if SHARED is None: pytest.fail("../shared/data/coco-mini-train is missing: the tests need it")
-    return SHARED
+def real_coco():
+    "The real COCO photos with their official annotations bundled in the package (val2017/, train2017/)."
+    from auto_quantize_model.real import real_data_root
+    return real_data_root()

@@ -43,43 +43,43 @@ def test_unknown_flag_is_one_line(root):
 def run_args(root, *data):
     return ("run", "--weights", "yolov10n.yaml", "--imgsz", "256", "--run-root", root, "--run-id", "r", *data)
 
-def test_missing_images_dir(root, shared_coco):
-    p = aqm(*run_args(root, "--images", root/"nope", "--annotations", shared_coco/"annotations/instances_train2017.json"))
+def test_missing_images_dir(root, real_coco):
+    p = aqm(*run_args(root, "--images", root/"nope", "--annotations", real_coco/"annotations/instances_val2017.json"))
     assert_one_line_error(p, "images directory not found"); assert files_under(root) == []
 
-def test_missing_annotation_file(root, shared_coco):
-    p = aqm(*run_args(root, "--images", shared_coco/"train2017", "--annotations", root/"none.json"))
+def test_missing_annotation_file(root, real_coco):
+    p = aqm(*run_args(root, "--images", real_coco/"val2017", "--annotations", root/"none.json"))
     assert_one_line_error(p, "annotation file not found"); assert files_under(root) == []
 
-def test_malformed_annotation_json(root, tmp_path, shared_coco):
+def test_malformed_annotation_json(root, tmp_path, real_coco):
     (tmp_path/"bad.json").write_text('{"images": [')
-    p = aqm(*run_args(root, "--images", shared_coco/"train2017", "--annotations", tmp_path/"bad.json"))
+    p = aqm(*run_args(root, "--images", real_coco/"val2017", "--annotations", tmp_path/"bad.json"))
     assert_one_line_error(p, "not valid JSON"); assert files_under(root) == []
 
-def test_id_not_in_annotations(root, tmp_path, shared_coco):
+def test_id_not_in_annotations(root, tmp_path, real_coco):
     (tmp_path/"ids.txt").write_text("42\n")
-    p = aqm(*run_args(root, "--images", shared_coco/"train2017", "--annotations",
-                      shared_coco/"annotations/instances_train2017.json", "--image-ids-list", tmp_path/"ids.txt"))
+    p = aqm(*run_args(root, "--images", real_coco/"val2017", "--annotations",
+                      real_coco/"annotations/instances_val2017.json", "--image-ids-list", tmp_path/"ids.txt"))
     assert_one_line_error(p, "not in the annotation file", "[42]"); assert files_under(root) == []
 
-def test_missing_image_file(root, tmp_path, shared_coco):
+def test_missing_image_file(root, tmp_path, real_coco):
     imgs = tmp_path/"imgs"; imgs.mkdir()
-    ann = json.loads((shared_coco/"annotations/instances_train2017.json").read_text())
+    ann = json.loads((real_coco/"annotations/instances_val2017.json").read_text())
     first = sorted(ann["images"], key=lambda i: i["id"])[:3]
-    for im in first[:2]: (imgs/im["file_name"]).write_bytes((shared_coco/"train2017"/im["file_name"]).read_bytes())
-    p = aqm(*run_args(root, "--images", imgs, "--annotations", shared_coco/"annotations/instances_train2017.json",
+    for im in first[:2]: (imgs/im["file_name"]).write_bytes((real_coco/"val2017"/im["file_name"]).read_bytes())
+    p = aqm(*run_args(root, "--images", imgs, "--annotations", real_coco/"annotations/instances_val2017.json",
                       "--max-images", "3"))
     assert_one_line_error(p, "1 image file(s) of the subset are missing", first[2]["file_name"]); assert files_under(root) == []
 
-def test_empty_subset(root, tmp_path, shared_coco):
+def test_empty_subset(root, tmp_path, real_coco):
     (tmp_path/"ids.txt").write_text("# nothing here\n")
-    p = aqm(*run_args(root, "--images", shared_coco/"train2017", "--annotations",
-                      shared_coco/"annotations/instances_train2017.json", "--image-ids-list", tmp_path/"ids.txt"))
+    p = aqm(*run_args(root, "--images", real_coco/"val2017", "--annotations",
+                      real_coco/"annotations/instances_val2017.json", "--image-ids-list", tmp_path/"ids.txt"))
     assert_one_line_error(p, "subset is empty"); assert files_under(root) == []
 
-def test_eval_refuses_to_overwrite(tmp_path, shared_coco):
+def test_eval_refuses_to_overwrite(tmp_path, real_coco):
     out = tmp_path/"out"; out.mkdir(); (out/"metrics.json").write_text("{}")
     (tmp_path/"m.onnx").write_bytes(b"x")
-    p = aqm("eval", "--onnx", tmp_path/"m.onnx", "--images", shared_coco/"train2017",
-            "--annotations", shared_coco/"annotations/instances_train2017.json", "--out", out)
+    p = aqm("eval", "--onnx", tmp_path/"m.onnx", "--images", real_coco/"val2017",
+            "--annotations", real_coco/"annotations/instances_val2017.json", "--out", out)
     assert_one_line_error(p, "already exists"); assert (out/"metrics.json").read_text() == "{}"

@@ -95,3 +95,18 @@ def test_mode_all_compares_every_mode_against_one_baseline(tmp_path):
         assert f"metrics-{md}" in p.tables
     assert len(fps) == 1  # one FP32 baseline for all
     assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1
+
+def test_report_calibrates_on_one_set_and_evaluates_all_of_another(tmp_path):
+    "The bundled real photos: calibration from train2017/ (the root's own split), every val2017/ photo evaluated."
+    from auto_quantize_model.real import real_data_root
+    out = tmp_path/"real.ipynb"
+    papermill(out, mode="w4a16", weights="real", data_root="real", max_images=100_000, calib_images=8, imgsz=128,
+              run_root=str(tmp_path/"runs"), run_id="r", providers="cpu")
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
+                   capture_output=True)
+    rec = json.loads((tmp_path/"runs/r/run.json").read_text())
+    val = json.loads((real_data_root()/"annotations/instances_val2017.json").read_text())
+    assert rec["images"] == len(val["images"]) and rec["calibration"]["images"] == 8
+    assert rec["calibration"]["source"]["annotations"].endswith("instances_train2017.json")
+    html = out.with_suffix(".html").read_text()
+    assert "from instances_train2017.json" in html and rec["checkpoint"]["sha256"] in html
