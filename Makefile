@@ -11,7 +11,7 @@ ARGS ?=
 REPORTS ?= reports/out
 PARAMS ?=
 
-.PHONY: install report demo test test-notebooks test-pytest readme
+.PHONY: install report demo test test-notebooks test-pytest test-slow readme
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,11 +37,17 @@ demo: install
 test: install
 	$(MAKE) test-notebooks test-pytest
 
+# Two test processes on two cores: one math thread each (more threads per process only wait for each other).
 test-notebooks:
-	$(BIN)/nbdev_test --n_workers 2 --flags slow
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 test-pytest:
-	cd tests && ../$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider .
+	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider .
+
+# The heaviest checks (yolov10m at 640), each with a lighter twin in `make test`: run by hand.
+test-slow: install
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --flags slow
+	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m slow -p no:cacheprovider .
 
 # README.md is generated from nbs/index.ipynb.
 readme:

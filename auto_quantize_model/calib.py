@@ -148,6 +148,7 @@ def _crop(x:torch.Tensor, y:torch.Tensor, conv:nn.Conv2d, patch:int):
     return (x[..., iy:iy + (ph - 1) * sh + dh * (kh - 1) + 1, ix:ix + (pw - 1) * sw + dw * (kw - 1) + 1],
             y[..., oy:oy + ph, ox:ox + pw])
 
+# %% ../nbs/02a_calib.ipynb #1c7b9e5e
 def adaround_conv_(conv:nn.Conv2d, # conv whose weights are replaced by quantized ones
                    x:torch.Tensor, # its inputs (N, C, H, W), from the model quantized so far
                    y:torch.Tensor, # the float model's outputs of this conv
@@ -545,6 +546,7 @@ def resolve_algorithm(config:PTQConfig, # a config, possibly with `algorithm="au
         except AqmError: pass
     return dataclasses.replace(config, algorithm="rtn")
 
+# %% ../nbs/02a_calib.ipynb #37aabfac
 def quantize_model_ptq(model:nn.Module, # fused float model
                        config:PTQConfig=None, # what to do; default `PTQConfig()`
                        calib:torch.Tensor=None, # calibration images, needed when `needs_calibration(config)`

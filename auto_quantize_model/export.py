@@ -71,6 +71,7 @@ def onnx_metadata(path_or_model) -> dict:
         except ValueError: out[p.key] = p.value
     return out
 
+# %% ../nbs/03_export.ipynb #d4470458
 def _export_atomically(export_fn, path, metadata=None):
     "Run `export_fn(tmp_path)`, add `metadata`, check the result, then move it to `path`."
     with atomic_path(path, suffix=".onnx") as tmp:
@@ -87,6 +88,7 @@ def model_metadata(model:nn.Module, imgsz:int) -> dict:
     return dict(names={int(k): str(v) for k, v in dict(names).items()}, head=getattr(model, "aqm_head", "one2one"),
                 imgsz=int(imgsz), source=str(getattr(model, "aqm_source", "")), producer="auto_quantize_model")
 
+# %% ../nbs/03_export.ipynb #1f9cd5d1
 def export_fp32_onnx(model:nn.Module, # fused float model
                      path, # destination `.onnx`
                      imgsz:int=640, # square input size used for tracing
@@ -237,6 +239,7 @@ def _float_to_float16_nodes(graph, consts:dict, keep:set) -> tuple:
                 and n.output[0] not in keep): a.t.CopyFrom(fp16_tensor(a.t))
     return nodes, copies
 
+# %% ../nbs/03_export.ipynb #8828d988
 def qdq_to_fp16(src, # QCDQ (or QDQ) ONNX with float32 activations
                 dst, # destination: float16 activations, input and output
                ) -> Path:

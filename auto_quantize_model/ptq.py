@@ -40,18 +40,18 @@ class PTQConfig:
     mode:str = "w4a16" # a key of `MODES`
     weight_bits:int = 4 # bits of the quantized weights
     act_bits:int = None # bits of conv inputs (None: float)
-    scales:str = "channel" # "channel": one float scale per output channel; "tensor": one per layer
-    weight_quant:str = "asym" # how scales are chosen: one of `WEIGHT_QUANTS`
-    algorithm:str = "auto" # how integers are chosen: one of `ALGORITHMS` ("auto": gptq with calibration images, else rtn)
-    bias_correction:bool = None # correct conv biases for the mean output shift; None: when calibration images are given
+    scales:str = "channel" # one float scale per output channel (channel) or per layer (tensor)
+    weight_quant:str = "asym" # how weight scales are chosen: asym = unsigned levels with a zero point over each channel's range, mse = symmetric with a searched scale, absmax = the largest weight, hqo = Brevitas HQO
+    algorithm:str = "auto" # how weights are rounded: auto = gptq with calibration images, else rtn (round to nearest); gptq = the project's block-walk GPTQ; brevitas-gptq = Brevitas' gptq_mode; adaround = learned rounding
+    bias_correction:bool = None # correct each conv's bias for its mean output shift on calibration images (default: on when there are calibration images)
     calib_images:int = 64 # calibration images (disjoint from evaluation ids; 0: none)
     adaround_iters:int = 300 # optimizer steps per conv for `adaround`
     act_order:bool = True # `gptq`: quantize input columns in order of decreasing Hessian diagonal (most active first)
     skip:tuple = () # glob patterns of conv names left float (the DFL conv is always left float)
     keep_8bit:tuple = () # glob patterns of conv names quantized at 8 bits instead
-    keep_8bit_count:int = 0 # also keep the N convs most sensitive at 4 bits at 8 bits (measured on calibration images)
-    keep_8bit_share:float = 0.0 # ... or the most sensitive convs that fit in this share of the quantized weights
-    target_sqnr_db:float = None # ... or every conv whose 4-bit output SQNR is below this
+    keep_8bit_count:int = 0 # keep N convs at 8 bits: with GPTQ those whose float weights recover the most output error, else the most sensitive at 4 bits
+    keep_8bit_share:float = 0.0 # keep at 8 bits the convs ranked that way that fit in this share of the quantized weights (e.g. 0.1)
+    target_sqnr_db:float = None # keep at 8 bits every conv whose output SQNR alone at 4 bits is below this many dB
     probe_images:int = 16 # calibration images used to measure: the mixed-precision ranking, the output SQNR
     quantize_dfl:bool = False # quantize the DFL conv too (only to reproduce the published collapse)
     def __post_init__(self):
@@ -72,12 +72,12 @@ class PTQConfig:
             raise AqmError(f"--algorithm {self.algorithm} with --scales tensor needs --weight-quant absmax or mse")
         self.skip, self.keep_8bit = tuple(self.skip), tuple(self.keep_8bit)
 
+# %% ../nbs/02_ptq.ipynb #87d03b1d
 def ptq_config_for_mode(mode:str="w4a16", # a key of `MODES`
                         **kwargs, # other `PTQConfig` fields
                        ) -> PTQConfig:
     "The default `PTQConfig` of `mode`, with `kwargs` overriding fields."
-    m = MODES[check_mode(mode)]
-    return PTQConfig(mode=mode, weight_bits=m["weight_bits"], act_bits=m["act_bits"], **kwargs)
+    return PTQConfig(mode=mode, **MODES.get(mode, {}), **kwargs)  # PTQConfig checks the mode
 
 def needs_calibration(config:PTQConfig) -> bool:
     "True when `config` cannot run without calibration images: data-driven algorithms, bias correction, A8, sensitivity."

@@ -39,7 +39,7 @@ def test_wrong_sha256_is_refused_before_unpickling(evil, tmp_path):
 @pytest.mark.parametrize("which", ["demo", "real", "ultralytics-save", "fp16-ema"])
 def test_real_checkpoints_load_safely_by_default(which, tmp_path):
     from auto_quantize_model.load import load_yolov10_detection_model, save_test_checkpoint
-    from auto_quantize_model.run import resolve_weights
+    from auto_quantize_model.spec import resolve_weights
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
     if which in ("demo", "real"): path = resolve_weights(which)
@@ -50,7 +50,7 @@ def test_real_checkpoints_load_safely_by_default(which, tmp_path):
     assert m.aqm_checkpoint["sha256"] == sha256(path)
 
 def test_run_records_checkpoint_artifacts_and_the_opt_in(tmp_path):
-    from auto_quantize_model.run import resolve_weights
+    from auto_quantize_model.spec import resolve_weights
     demo = resolve_weights("demo")
     p = aqm("ptq", "--weights", "demo", "--imgsz", 64, "--trust-checkpoint", "--weights-sha256", sha256(demo),
             "--providers", "cpu", "--run-root", tmp_path, "--run-id", "a")

@@ -1,16 +1,24 @@
-"`aqm run` in every mode on the bundled demo: artifacts named after the mode, calibration disjoint from evaluation."
-import json
+"""`aqm run --mode all` on the bundled demo: every mode's artifacts named after it, calibration disjoint from
+evaluation, and the report of that run."""
+import json, subprocess, sys
 import pytest
 from conftest import aqm
 
 MODES = ["w4a16", "w8a16", "w4a8", "w8a8"]
 
-@pytest.mark.parametrize("mode", MODES)
-def test_run_mode(tmp_path, mode):
-    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", mode, "--max-images", "12",
-            "--calib-images", "16", "--providers", "cpu", "--run-root", str(tmp_path), "--run-id", "r")
+@pytest.fixture(scope="module")
+def demo_all_run(tmp_path_factory):
+    "One `aqm run --mode all` on 12 demo images, 16 calibration images: every mode against one FP32 baseline."
+    root = tmp_path_factory.mktemp("all")
+    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "12",
+            "--calib-images", "16", "--providers", "cpu", "--run-root", root, "--run-id", "r")
     assert r.returncode == 0, r.stderr[-2000:]
-    d = tmp_path/"r"
+    for md in MODES: assert f"  {md}: mAP50-95" in r.stdout, r.stdout
+    return root/"r"
+
+@pytest.mark.parametrize("mode", MODES)
+def test_run_mode(demo_all_run, mode):
+    d = demo_all_run
     for f in (f"onnx/yolov10-demo-{mode}-qcdq-ptq.onnx", f"ptq_{mode}_export.json", f"ptq-{mode}-coco/metrics.json",
               f"deltas_{mode}.json", "calib_ids.txt", "image_ids.txt"):
         assert (d/f).is_file(), f
@@ -35,3 +43,23 @@ def test_run_mode(tmp_path, mode):
     else: assert od["score_max_abs_diff"] <= 0.1 and od["rows_compared"] > 0, od
     dl = json.loads((d/f"deltas_{mode}.json").read_text())
     if mode == "w8a16": assert dl["delta_mAP_50_95"] > -0.02, dl  # the sanity check: 8-bit weights lose almost nothing
+
+def test_report_of_mode_all_compares_every_mode_against_one_baseline(tmp_path, demo_all_run):
+    "The report of an `aqm run --mode all` (re-rendered): every mode against one FP32 baseline."
+    from test_report import papermill, Tables, fmt
+    out = tmp_path/"all.ipynb"
+    papermill(out, mode="all", weights="demo", run_root=str(demo_all_run.parent), run_id=demo_all_run.name)
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
+                   capture_output=True)
+    p = Tables(); p.feed(out.with_suffix(".html").read_text())
+    run = demo_all_run
+    rows = {r[0]: r for r in p.tables["modes"][1:]}
+    assert sorted(rows) == sorted(["w4a16", "w8a16", "w4a8", "w8a8"])
+    fps = set()
+    for md, r in rows.items():
+        d = json.loads((run/f"deltas_{md}.json").read_text())
+        assert r[1] == fmt(d["quant"]["mAP_50_95"]) and r[2] == f"{100 * d['delta_mAP_50_95']:+.2f}"
+        fps.add(d["fp32"]["mAP_50_95"])
+        assert f"metrics-{md}" in p.tables
+    assert len(fps) == 1  # one FP32 baseline for all
+    assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1

@@ -54,4 +54,4 @@ def test_ptq_fp16_and_int4_variants(tmp_path):
     assert sm["fp16"]["vs_qcdq"]["relative"] < 2e-2, sm["fp16"]
     if "CUDAExecutionProvider" not in sm["fp16"]["providers"]["used"]: assert "CPU provider" in sm["fp16"]["note"]
     assert sm["int4"]["vs_qcdq"]["relative"] <= 1e-4
-    assert "yolov10n-w4a16-qcdq-ptq-fp16.onnx" in p.stdout and "relative diff vs QCDQ" in p.stdout, p.stdout
+    assert "yolov10n-w4a16-qcdq-ptq-fp16.onnx" in p.stdout and "relative output difference vs QCDQ" in p.stdout, p.stdout

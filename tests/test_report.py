@@ -29,15 +29,44 @@ class Tables(HTMLParser):
     def handle_data(self, data):
         if self.cell is not None: self.cell += data
 
+CLI_FLAGS = ("--weights", "demo", "--data-root", "demo", "--weight-quant", "mse", "--keep-8bit-share", "0.1", "--max-images", "12")
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def cli_run(tmp_path_factory):
+    "`aqm run` with a few options, as a user types it."
+    from conftest import aqm
+    root = tmp_path_factory.mktemp("cli")
+    p = aqm("run", *CLI_FLAGS, "--providers", "cpu", "--run-root", root, "--run-id", "cli")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return root/"cli"
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, cli_run):
+    "The same run made again by the report, from nothing but the CLI run's `run.json`."
+    from auto_quantize_model.spec import RunSpec
     d = tmp_path_factory.mktemp("report")
     out = d/"report.ipynb"
-    papermill(out, mode="w4a16", weights="demo", data_root="demo", max_images=12, run_root=str(d/"runs"), run_id="r1",
-              providers="cpu")
+    params = RunSpec.from_json(cli_run/"run.json").changed()
+    params.update(run_root=str(d/"runs"), run_id="r1")
+    papermill(out, **params)
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
                    capture_output=True)
     return d, out.with_suffix(".html")
+
+def test_report_reproduces_a_cli_run_from_its_run_json(cli_run, rendered):
+    d, _ = rendered
+    rep = d/"runs"/"r1"
+    a, b = (json.loads((r/"run.json").read_text()) for r in (cli_run, rep))
+    assert {k: v for k, v in a["args"].items() if k not in ("run_root", "run_id")} == \
+           {k: v for k, v in b["args"].items() if k not in ("run_root", "run_id")}
+    assert a["args"]["weight_quant"] == "mse" and a["args"]["keep_8bit_share"] == 0.1 and a["args"]["max_images"] == 12
+    assert (cli_run/"image_ids.txt").read_text() == (rep/"image_ids.txt").read_text()
+    assert (cli_run/"calib_ids.txt").read_text() == (rep/"calib_ids.txt").read_text()
+    for f in ("baseline-fp32-coco/metrics.json", "ptq-w4a16-coco/metrics.json"):
+        ma, mb = (json.loads((r/f).read_text()) for r in (cli_run, rep))
+        assert (ma["mAP_50_95"], ma["mAP_50"], ma["stats"]) == (mb["mAP_50_95"], mb["mAP_50"], mb["stats"]), f
+    ea, eb = (json.loads((r/"ptq_w4a16_export.json").read_text()) for r in (cli_run, rep))
+    assert [l["bits"] for l in ea["layers"]] == [l["bits"] for l in eb["layers"]] and 8 in [l["bits"] for l in ea["layers"]]
 
 def test_html_shows_the_metrics_of_the_run(rendered):
     d, html = rendered
@@ -52,6 +81,7 @@ def test_html_shows_the_metrics_of_the_run(rendered):
     assert fp["mAP_50_95"] > 0.2  # the demo detector really detects
     assert p.images >= 4
     assert "DEMO" in html.read_text()
+    assert "weight_quant=mse" in html.read_text() and "keep_8bit_share=0.1" in html.read_text()  # the options it ran with
 
 def test_rerender_existing_run_recomputes_nothing(rendered):
     d, _ = rendered
@@ -76,25 +106,6 @@ def test_unknown_mode_fails_in_first_cell(tmp_path):
     assert failed == [first_real]
     assert not (tmp_path/"runs").exists()
 
-
-def test_mode_all_compares_every_mode_against_one_baseline(tmp_path):
-    out = tmp_path/"all.ipynb"
-    papermill(out, mode="all", weights="demo", data_root="demo", max_images=8, run_root=str(tmp_path/"runs"), run_id="a",
-              providers="cpu")
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
-                   capture_output=True)
-    p = Tables(); p.feed(out.with_suffix(".html").read_text())
-    run = tmp_path/"runs"/"a"
-    rows = {r[0]: r for r in p.tables["modes"][1:]}
-    assert sorted(rows) == sorted(["w4a16", "w8a16", "w4a8", "w8a8"])
-    fps = set()
-    for md, r in rows.items():
-        d = json.loads((run/f"deltas_{md}.json").read_text())
-        assert r[1] == fmt(d["quant"]["mAP_50_95"]) and r[2] == f"{100 * d['delta_mAP_50_95']:+.2f}"
-        fps.add(d["fp32"]["mAP_50_95"])
-        assert f"metrics-{md}" in p.tables
-    assert len(fps) == 1  # one FP32 baseline for all
-    assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1
 
 def test_report_calibrates_on_one_set_and_evaluates_all_of_another(tmp_path):
     "The bundled real photos: calibration from train2017/ (the root's own split), every val2017/ photo evaluated."

@@ -11,7 +11,7 @@ calibration images from the same data).
 import argparse, json, os, sys, tempfile, time
 from pathlib import Path
 
-# name → (mode, PTQConfig fields)
+# name → (mode, PTQConfig options): each row is the `RunSpec` of an `aqm run` with these options
 CONFIGS = {
     "published (per-tensor absmax, DFL quantized)": ("w4a16", dict(scales="tensor", weight_quant="absmax", quantize_dfl=True, algorithm="rtn", bias_correction=False)),
     "per-channel absmax RTN": ("w4a16", dict(weight_quant="absmax", algorithm="rtn", bias_correction=False)),
@@ -43,13 +43,15 @@ def main(argv=None):
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.run import run_full, run_ptq
+    from auto_quantize_model.spec import RunSpec
     from auto_quantize_model.core import write_json, package_versions
     root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows = []
     for i, (name, (mode, cfg)) in enumerate(CONFIGS.items()):
         if (a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip): continue
         t = time.perf_counter()
-        r = run_full(a.weights, mode, a.data_root, max_images=a.max_images, run_root=root, run_id=f"r{i}",
-                     providers="cpu", calib_images=a.calib_images, log=lambda *x: None, show_progress=False, **cfg)
+        spec = RunSpec.build(weights=a.weights, mode=mode, data_root=a.data_root, max_images=a.max_images, run_root=root,
+                             run_id=f"r{i}", providers="cpu", calib_images=a.calib_images, **cfg)
+        r = run_full(spec, log=lambda *x: None, show_progress=False)["modes"][mode]
         d, ex = r["deltas"], r["export"]
         share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
         rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"],
@@ -62,8 +64,8 @@ def main(argv=None):
                versions=package_versions())
     if a.m_time:
         t = time.perf_counter()
-        r = run_ptq("yolov10m.yaml", run_root=root, run_id="m", imgsz=640, providers="cpu", data_root=a.data_root,
-                    calib_images=a.calib_images, log=lambda *x: None)
+        r = run_ptq(RunSpec.build(weights="yolov10m.yaml", run_root=root, run_id="m", imgsz=640, providers="cpu",
+                                  data_root=a.data_root, calib_images=a.calib_images), log=lambda *x: None)["modes"]["w4a16"]
         out["yolov10m_default"] = dict(wall_times_s=r["wall_times_s"], total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in r["wall_times_s"].items()), flush=True)

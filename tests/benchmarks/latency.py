@@ -22,7 +22,7 @@ def main(argv=None):
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
     a = ap.parse_args(argv)
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
-    from auto_quantize_model.run import prepare_ptq, resolve_weights
+    from auto_quantize_model.spec import resolve_weights
     from auto_quantize_model.ptq import quantize_model_brevitas_ptq
     from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx, qcdq_to_int4_qdq, qdq_to_fp16
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
