@@ -51,11 +51,11 @@ def main(argv=None):
         t = time.perf_counter()
         spec = RunSpec.build(weights=a.weights, mode=mode, data_root=a.data_root, max_images=a.max_images, run_root=root,
                              run_id=f"r{i}", providers="cpu", calib_images=a.calib_images, **cfg)
-        r = run_full(spec, log=lambda *x: None, show_progress=False)["modes"][mode]
-        d, ex = r["deltas"], r["export"]
+        r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
+        d, ex = r.deltas, r.export
         share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
         rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"],
-                         delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r["wall_times_s"]["quantize"],
+                         delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
                          weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
                          QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1)))
         print(f"{name}: mAP50-95 {rows[-1]['quant']:.4f} (FP32 {rows[-1]['fp32']:.4f}, {rows[-1]['delta_points']:+.2f} points), "
@@ -65,10 +65,10 @@ def main(argv=None):
     if a.m_time:
         t = time.perf_counter()
         r = run_ptq(RunSpec.build(weights="yolov10m.yaml", run_root=root, run_id="m", imgsz=640, providers="cpu",
-                                  data_root=a.data_root, calib_images=a.calib_images), log=lambda *x: None)["modes"]["w4a16"]
-        out["yolov10m_default"] = dict(wall_times_s=r["wall_times_s"], total_s=round(time.perf_counter() - t, 1))
+                                  data_root=a.data_root, calib_images=a.calib_images), log=lambda *x: None).modes["w4a16"]
+        out["yolov10m_default"] = dict(wall_times_s=r.wall_times_s, total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
-              + ", ".join(f"{k} {v:.1f} s" for k, v in r["wall_times_s"].items()), flush=True)
+              + ", ".join(f"{k} {v:.1f} s" for k, v in r.wall_times_s.items()), flush=True)
     md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 8-bit weight share | output SQNR (dB) | quantize time (s) |",
           "|---|---|---|---|---|---|---|"]
     if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({a.max_images} images)\n")
