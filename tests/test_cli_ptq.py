@@ -55,3 +55,20 @@ def test_ptq_fp16_and_int4_variants(tmp_path):
     if "CUDAExecutionProvider" not in sm["fp16"]["providers"]["used"]: assert "CPU provider" in sm["fp16"]["note"]
     assert sm["int4"]["vs_qcdq"]["relative"] <= 1e-4
     assert "yolov10n-w4a16-qcdq-ptq-fp16.onnx" in p.stdout and "relative output difference vs QCDQ" in p.stdout, p.stdout
+
+def test_ptq_group_wise_scales_and_the_8bit_preset(tmp_path):
+    "--group-size and --bits-preset: group-wise convs exported by the project match torch; the 8-bit convs are named."
+    p = aqm("ptq", "--weights", "yolov10n.yaml", "--run-root", tmp_path, "--run-id", "g", "--imgsz", 256,
+            "--group-size", 32, "--bits-preset", "first-last8", "--fp16")
+    assert p.returncode == 0, p.stderr[-3000:]
+    ex = json.loads((tmp_path/"g"/"ptq_w4a16_export.json").read_text())
+    grouped = [r for r in ex["layers"] if r["granularity"] == "per_group32"]
+    assert len(grouped) > 40 and all(r["bits"] == 4 for r in grouped)
+    assert ex["quant"]["DequantizeLinear"] == sum(1 for r in ex["layers"] if r["bits"])
+    off = {r["name"]: r["bits"] for r in ex["not_at_mode_bits"]}
+    assert off == {"model.0.conv": 8, "model.23.dfl.conv": "float",
+                   **{f"model.23.one2one_cv{b}.{k}.2": 8 for b in (2, 3) for k in range(3)}}, off
+    sm = json.loads((tmp_path/"g"/"ptq_w4a16_smoke.json").read_text())
+    assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3, sm["quant_onnx_vs_torch"]
+    assert sm["fp16"]["done"] and sm["fp16"]["vs_qcdq"]["relative"] < 2e-2, sm["fp16"]
+    assert "groups of 32 input channels" in p.stdout and "not at 4 bits: model.0.conv (8)" in p.stdout, p.stdout

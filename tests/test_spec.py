@@ -10,7 +10,8 @@ from auto_quantize_model.spec import CHOICES, RunSpec, option_fields
 
 TEMPLATE = Path(__file__).resolve().parents[1]/"reports"/"aqm_report.ipynb"
 SPECIAL = dict(imgsz=96, opset=17, providers="cpu", max_images=7, weights_sha256="ab" * 32, calib_images=5, probe_images=3,
-               keep_8bit_share=0.25, target_sqnr_db=21.5, keep_8bit_count=2, adaround_iters=7)
+               keep_8bit_share=0.25, target_sqnr_db=21.5, keep_8bit_count=2, adaround_iters=7, group_size=64,
+               keep_8bit_budget="150kB")
 
 def other_value(o):
     "A valid value of option `o` that is not its default."

@@ -25,6 +25,20 @@ CONFIGS = {
     "GPTQ, asymmetric, searched ranges": ("w4a16", dict(algorithm="gptq", weight_quant="asym", bias_correction=False)),
     "GPTQ, asymmetric, columns in order + bias correction": ("w4a16", dict(algorithm="gptq", act_order=False)),
     "GPTQ, asymmetric + bias correction (default)": ("w4a16", dict()),
+    "GPTQ, asymmetric, groups of 64 input channels + bias correction": ("w4a16", dict(group_size=64)),
+    "GPTQ, asymmetric, groups of 32 input channels + bias correction": ("w4a16", dict(group_size=32)),
+    "GPTQ, asymmetric, groups of 16 input channels + bias correction": ("w4a16", dict(group_size=16)),
+    "GPTQ, asymmetric, groups of 8 input channels + bias correction": ("w4a16", dict(group_size=8)),
+    "preset first8 + groups of 16": ("w4a16", dict(bits_preset="first8", group_size=16)),
+    "preset first8 + groups of 8": ("w4a16", dict(bits_preset="first8", group_size=8)),
+    "GPTQ, symmetric searched scales, groups of 32": ("w4a16", dict(algorithm="gptq", weight_quant="mse", group_size=32)),
+    "asymmetric RTN, groups of 32": ("w4a16", dict(algorithm="rtn", group_size=32, bias_correction=False)),
+    "preset first8 (first conv at 8 bits), default otherwise": ("w4a16", dict(bits_preset="first8")),
+    "preset first8 + groups of 32": ("w4a16", dict(bits_preset="first8", group_size=32)),
+    "preset first-last8 + groups of 32": ("w4a16", dict(bits_preset="first-last8", group_size=32)),
+    "preset first-last8 + groups of 16": ("w4a16", dict(bits_preset="first-last8", group_size=16)),
+    "preset first-last8 + groups of 8": ("w4a16", dict(bits_preset="first-last8", group_size=8)),
+    "groups of 16, best-recovering convs in 5% of the weights at 8 bits": ("w4a16", dict(group_size=16, keep_8bit_share=0.05)),
     "default, best-recovering convs in 5% of the weights at 8 bits": ("w4a16", dict(keep_8bit_share=0.05)),
     "default, best-recovering convs in 10% of the weights at 8 bits": ("w4a16", dict(keep_8bit_share=0.10)),
     "w8a16 (default)": ("w8a16", dict()),
@@ -32,35 +46,53 @@ CONFIGS = {
     "w8a8 (default)": ("w8a8", dict()),
 }
 
+# the rows of the W4A16 accuracy tables in README.md (`--set w4a16`)
+W4A16_SET = ("published", "asymmetric per-channel RTN", "(default)", "groups of", "preset", "in 10% of", "w8a16")
+
+def stored_bits_per_weight(layers:list) -> float:
+    "Bits per quantized weight including its scales (float32) and zero points (8 bits, asymmetric weights)."
+    n = bits = 0
+    for r in (r for r in layers if r["bits"]):
+        group = int(str(r["granularity"]).replace("per_group", "") or 0) if str(r["granularity"]).startswith("per_group") else 0
+        scales = r["n_weights"] // group if group else r["out_channels"] if r["granularity"] == "per_channel" else 1
+        n += r["n_weights"]; bits += r["bits"] * r["n_weights"] + scales * (32 + (8 if r["weight_quant"] == "asym" else 0))
+    return round(bits / max(n, 1), 2)
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the configuration names to run")
+    ap.add_argument("--set", choices=["w4a16"], help="the rows of README's W4A16 tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
     a = ap.parse_args(argv)
+    if a.set: a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.run import run_full, run_ptq
     from auto_quantize_model.spec import RunSpec
     from auto_quantize_model.core import write_json, package_versions
-    root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows = []
+    root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows, failed = [], []
     for i, (name, (mode, cfg)) in enumerate(CONFIGS.items()):
         if (a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip): continue
         t = time.perf_counter()
         spec = RunSpec.build(weights=a.weights, mode=mode, data_root=a.data_root, max_images=a.max_images, run_root=root,
                              run_id=f"r{i}", providers="cpu", calib_images=a.calib_images, **cfg)
-        r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
+        try: r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
+        except Exception as e:  # one failing configuration is a row, not the end of the benchmark
+            print(f"{name}: failed: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}", flush=True)
+            failed.append(dict(name=name, mode=mode, config=cfg, error=f"{type(e).__name__}: {e}"[:500])); continue
         d, ex = r.deltas, r.export
         share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
-        rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"],
+        rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
                          delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
                          weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
+                         stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
                          QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1)))
         print(f"{name}: mAP50-95 {rows[-1]['quant']:.4f} (FP32 {rows[-1]['fp32']:.4f}, {rows[-1]['delta_points']:+.2f} points), "
               f"quantize {rows[-1]['quantize_s']:.1f} s, 8-bit weights {100*share8:.1f}%", flush=True)
-    out = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows,
+    out = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
                versions=package_versions())
     if a.m_time:
         t = time.perf_counter()
@@ -69,11 +101,12 @@ def main(argv=None):
         out["yolov10m_default"] = dict(wall_times_s=r.wall_times_s, total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in r.wall_times_s.items()), flush=True)
-    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 8-bit weight share | output SQNR (dB) | quantize time (s) |",
-          "|---|---|---|---|---|---|---|"]
-    if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({a.max_images} images)\n")
+    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) |",
+          "|---|---|---|---|---|---|---|---|"]
+    if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({rows[0]['images']} images)\n")
     md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {100*r['weight_share_8bit']:.1f}% | "
-           f"{r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |" for r in rows]
+           f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |" for r in rows]
+    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | |" for r in failed]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

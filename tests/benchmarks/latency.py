@@ -1,8 +1,10 @@
 """Latency benchmark (run by hand, not collected by pytest): FP32 ONNX vs W4A16 QCDQ, with ONNX Runtime's default
 session and with the project's session (weight DequantizeLinear folded at load time), vs the true INT4 artifact and
-the FP16 variant (project session), interleaved in one process.
+the FP16 variant (project session), and the group-wise W4A16 QCDQ (`--group-size`, the project's own weight chain), all
+interleaved in one process.
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
+        [--group-size 32]
 
 Prints a markdown table and writes JSON (default tmp/benchmarks/latency.json). Ratios are measured in one run, so a
 busy machine slows every variant alike.
@@ -19,11 +21,12 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--providers", default="cuda,cpu")
+    ap.add_argument("--group-size", type=int, default=32, help="group size of the group-wise artifact (0: none)")
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
     a = ap.parse_args(argv)
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
     from auto_quantize_model.spec import resolve_weights
-    from auto_quantize_model.ptq import quantize_model_brevitas_ptq
+    from auto_quantize_model.ptq import quantize_model_brevitas_ptq, PTQConfig
     from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx, qcdq_to_int4_qdq, qdq_to_fp16
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
     sw = Stopwatch()
@@ -36,6 +39,12 @@ def main(argv=None):
     with sw("export_quant"): q = export_brevitas_qcdq_onnx(qmodel, d/"w4a16.onnx", a.imgsz)
     with sw("smoke"): smoke_check(fp, q, qmodel, imgsz=a.imgsz, providers=a.providers)
     i4, f16 = qcdq_to_int4_qdq(q, d/"w4a16-int4.onnx"), qdq_to_fp16(q, d/"w4a16-fp16.onnx")
+    grouped = []
+    if a.group_size:
+        qg = export_brevitas_qcdq_onnx(quantize_model_brevitas_ptq(model, PTQConfig(group_size=a.group_size))[0], d/"w4a16-g.onnx", a.imgsz)
+        g = f"w4a16_group{a.group_size}"
+        grouped = [(f"{g}_default_session", qg, False), (f"{g}_project_session", qg, True),
+                   (f"{g}_int4_project_session", qcdq_to_int4_qdq(qg, d/"w4a16-g-int4.onnx"), True)]
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]
@@ -43,7 +52,7 @@ def main(argv=None):
     for prov in provs:
         sessions, infos = {}, {}
         for name, path, fold in (("fp32", fp, True), ("w4a16_default_session", q, False), ("w4a16_project_session", q, True),
-                                 ("w4a16_int4_project_session", i4, True), ("w4a16_fp16_project_session", f16, True)):
+                                 ("w4a16_int4_project_session", i4, True), ("w4a16_fp16_project_session", f16, True), *grouped):
             s, info = create_ort_session(path, prov, fold_weight_qdq=fold)
             sessions[name], infos[name] = s, info
         used = infos["fp32"]["used"][0]
@@ -56,7 +65,8 @@ def main(argv=None):
             for k, v in lat.items():
                 results.append(dict(provider=used, batch=b, model=k, median_ms=v["median_ms"], mean_ms=v["mean_ms"],
                                     runs=a.runs, ratio_to_fp32=round(v["median_ms"] / base, 4)))
-    sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q), ("w4a16_int4", i4), ("w4a16_fp16", f16))}
+    sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q), ("w4a16_int4", i4), ("w4a16_fp16", f16),
+                                                    *[(n.replace("_project_session", "").replace("_default_session", ""), p) for n, p, f in grouped if f])}
     print(f"\n| provider | batch | model | median ms | ratio to FP32 |\n|---|---|---|---|---|")
     for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
     print("\nsizes: " + ", ".join(f"{k} {v/2**20:.1f} MB ({v/sizes['fp32']:.3f}x)" for k, v in sizes.items()))
