@@ -59,7 +59,7 @@ def test_ptq_fp16_and_int4_variants(tmp_path):
 def test_ptq_group_wise_scales_and_the_8bit_preset(tmp_path):
     "--group-size and --bits-preset: group-wise convs exported by the project match torch; the 8-bit convs are named."
     p = aqm("ptq", "--weights", "yolov10n.yaml", "--run-root", tmp_path, "--run-id", "g", "--imgsz", 256,
-            "--group-size", 32, "--bits-preset", "first-last8", "--fp16")
+            "--group-size", 32, "--bits-preset", "first-last8", "--fp16", "--int4")
     assert p.returncode == 0, p.stderr[-3000:]
     ex = json.loads((tmp_path/"g"/"ptq_w4a16_export.json").read_text())
     grouped = [r for r in ex["layers"] if r["granularity"] == "per_group32"]
@@ -71,4 +71,5 @@ def test_ptq_group_wise_scales_and_the_8bit_preset(tmp_path):
     sm = json.loads((tmp_path/"g"/"ptq_w4a16_smoke.json").read_text())
     assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3, sm["quant_onnx_vs_torch"]
     assert sm["fp16"]["done"] and sm["fp16"]["vs_qcdq"]["relative"] < 2e-2, sm["fp16"]
+    assert sm["int4"]["vs_qcdq"]["relative"] <= 1e-4, sm["int4"]  # 4-bit convs packed, the 8-bit ones left int8
     assert "groups of 32 input channels" in p.stdout and "not at 4 bits: model.0.conv (8)" in p.stdout, p.stdout
