@@ -12,6 +12,27 @@ def aqm(*args, cwd=None, timeout=900, **popen):
     return subprocess.run([str(AQM), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
                           **popen)
 
+def aqm_popen(*args, **popen):
+    "Start `aqm ARGS` in a subprocess (text pipes) and return the Popen without waiting."
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "YOLO_OFFLINE": "1"}
+    return subprocess.Popen([str(AQM), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **popen)
+
+def descendants(pid:int) -> list:
+    "`(pid, command line)` of every live process below `pid` (read from /proc)."
+    parent, cmd = {}, {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit(): continue
+        try:
+            stat = (d/"stat").read_text(); parent[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            cmd[int(d.name)] = (d/"cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError): continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += [(c, cmd[c]) for c in kids]; todo += kids
+    return out
+
 def files_under(path):
     "Every path below `path`, sorted (empty if it doesn't exist)."
     return sorted(str(p) for p in Path(path).rglob("*")) if Path(path).exists() else []

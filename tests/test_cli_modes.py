@@ -63,3 +63,33 @@ def test_report_of_mode_all_compares_every_mode_against_one_baseline(tmp_path, d
         assert f"metrics-{md}" in p.tables
     assert len(fps) == 1  # one FP32 baseline for all
     assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1
+
+def test_mode_all_on_ray_gives_the_same_artifacts_and_metrics(demo_all_run, tmp_path):
+    """The same `aqm run --mode all` on a local Ray runtime: the modes quantized as Ray tasks side by side, every evaluation
+    sharded over two workers; every artifact, predictions file and metric is the local run's, to the last digit."""
+    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "12", "--calib-images", "16",
+            "--providers", "cpu", "--run-root", tmp_path, "--run-id", "r", "--ray", "--ray-workers", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    local, on_ray = demo_all_run, tmp_path/"r"
+    for md in MODES:
+        f = f"onnx/yolov10-demo-{md}-qcdq-ptq.onnx"
+        assert (on_ray/f).read_bytes() == (local/f).read_bytes(), f
+    for d in ["baseline-fp32-coco"] + [f"ptq-{md}-coco" for md in MODES]:
+        assert (on_ray/d/"predictions.json").read_bytes() == (local/d/"predictions.json").read_bytes(), d
+        a, b = (json.loads((x/d/"metrics.json").read_text()) for x in (on_ray, local))
+        for k in ("mAP_50_95", "mAP_50", "stats", "per_class_AP", "detections", "images"): assert a[k] == b[k], (d, k)
+        assert (a["ran_on"]["engine"], a["ran_on"]["workers"], b["ran_on"]["engine"]) == ("ray", 2, "local")
+    rec = json.loads((on_ray/"run.json").read_text())
+    assert (rec["status"], rec["ran_on"]["engine"], rec["ran_on"]["nodes"]) == ("done", "ray", 1)
+
+def test_failed_ray_tasks_are_named_and_the_run_records_failed(tmp_path):
+    """A mode's Ray task that fails (here: every mode's smoke check meets an unreadable image) is reported on one line
+    with the mode's name and its error, never as a traceback, and `run.json` records `failed` with that reason."""
+    from conftest import assert_one_line_error
+    bad = tmp_path/"broken.jpg"; bad.write_bytes(b"not a jpeg")
+    r = aqm("ptq", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--calib-images", "4", "--algorithm", "rtn",
+            "--providers", "cpu", "--smoke-image", bad, "--run-root", tmp_path, "--run-id", "r", "--ray")
+    assert_one_line_error(r, "on Ray: ", "w4a16 failed: cannot read image", "w8a8 failed: cannot read image")
+    rec = json.loads((tmp_path/"r/run.json").read_text())
+    assert rec["status"] == "failed" and "w4a8 failed: cannot read image" in rec["reason"], rec
+    assert not [p for p in (tmp_path/"r").rglob(".*")], "a half-written (temporary) file was left behind"

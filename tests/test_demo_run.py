@@ -70,3 +70,27 @@ def test_one2many_map_agrees_with_ultralytics_val(demo_run, ultralytics_subset, 
     theirs = ultralytics_map(ultralytics_subset, nms=None)
     print(f"one2many+NMS mAP50-95: project {ours:.4f}, ultralytics val (default NMS) {theirs:.4f}")
     assert abs(ours - theirs) <= 0.02, (ours, theirs)
+
+def test_eval_on_ray_survives_a_killed_worker_and_gives_the_same_results(demo_run, tmp_path):
+    """`aqm eval --ray` of the run's quantized model on its 100 ids, sharded over two Ray workers, one of which is killed
+    (SIGKILL) as soon as it exists: Ray restarts it and retries its shard, and the predictions and metrics are exactly
+    those of the run's own (local) evaluation."""
+    import os, signal
+    from conftest import aqm_popen, descendants
+    run = demo_run[0]
+    out = tmp_path/"ray-eval"
+    p = aqm_popen("eval", "--onnx", run/"onnx/yolov10-demo-w4a16-qcdq-ptq.onnx", "--data-root", "demo", "--max-images", 100,
+                  "--providers", "cpu", "--ray", "--ray-workers", 2, "--out", out)
+    killed, t0 = None, time.monotonic()
+    while killed is None and p.poll() is None and time.monotonic() - t0 < 300:
+        workers = [pid for pid, cmd in descendants(p.pid) if cmd.startswith("ray::EvalWorker")]
+        if workers: os.kill(workers[0], signal.SIGKILL); killed = workers[0]
+        else: time.sleep(0.05)
+    stdout, stderr = p.communicate(timeout=600)
+    assert killed is not None, "no Ray evaluation worker was seen"
+    assert p.returncode == 0, stderr[-3000:]
+    assert (out/"predictions.json").read_bytes() == (run/"ptq-w4a16-coco/predictions.json").read_bytes()
+    ray_m, local_m = (json.loads(f.read_text()) for f in (out/"metrics.json", run/"ptq-w4a16-coco/metrics.json"))
+    for k in ("mAP_50_95", "mAP_50", "stats", "per_class_AP", "detections", "images"): assert ray_m[k] == local_m[k], k
+    assert local_m["ran_on"]["engine"] == "local"
+    assert (ray_m["ran_on"]["engine"], ray_m["ran_on"]["workers"], ray_m["ran_on"]["restarted_workers"]) == ("ray", 2, 1)

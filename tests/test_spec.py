@@ -11,7 +11,8 @@ from auto_quantize_model.spec import CHOICES, RunSpec, option_fields
 TEMPLATE = Path(__file__).resolve().parents[1]/"reports"/"aqm_report.ipynb"
 SPECIAL = dict(imgsz=96, opset=17, providers="cpu", max_images=7, weights_sha256="ab" * 32, calib_images=5, probe_images=3,
                keep_8bit_share=0.25, target_sqnr_db=21.5, keep_8bit_count=2, adaround_iters=7, group_size=64,
-               keep_8bit_budget="150kB")
+               keep_8bit_budget="150kB", ray="10.0.0.5:6379", ray_workers=3)
+WITH = dict(ray_workers=dict(ray="local"))  # options that need another one given with them
 
 def other_value(o):
     "A valid value of option `o` that is not its default."
@@ -36,13 +37,15 @@ def report_parameters():
 
 @pytest.mark.parametrize("o", option_fields(), ids=lambda o: o.name)
 def test_every_option_is_a_flag_a_report_parameter_and_round_trips_run_json(o, tmp_path):
-    v = other_value(o)
+    v, given = other_value(o), WITH.get(o.name, {})
     assert v != o.default
-    from_cli = spec_from_args(build_parser().parse_args(["run", *argv_of(o, v)]))
+    fields = {f.name: f for f in option_fields()}
+    argv = [w for k, x in given.items() for w in argv_of(fields[k], x)] + argv_of(o, v)
+    from_cli = spec_from_args(build_parser().parse_args(["run", *argv]))
     assert o.name in report_parameters(), f"the report has no parameter {o.name}"
-    from_report = report_spec({o.name: list(v) if isinstance(v, tuple) else v})
-    assert from_cli == from_report == RunSpec.build(**{o.name: v})
-    assert from_cli.changed() == {o.name: list(v) if isinstance(v, tuple) else v}
+    from_report = report_spec({**given, o.name: list(v) if isinstance(v, tuple) else v})
+    assert from_cli == from_report == RunSpec.build(**given, **{o.name: v})
+    assert from_cli.changed() == {**given, o.name: list(v) if isinstance(v, tuple) else v}
     rd = RunDir(tmp_path/"r").create()
     with rd.record("run", from_cli): pass
     rec = json.loads(rd.run_json.read_text())

@@ -1,12 +1,13 @@
 """Accuracy benchmark (run by hand, not collected by pytest): PTQ configurations on the same COCO subset, in one run.
 
     .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
-        [--calib-images 64] [--only NAME ...] [--skip NAME ...] [--m-time]
+        [--calib-images 64] [--only NAME ...] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
 ids, calibration ids disjoint from them). Prints a markdown table and writes JSON + markdown (default
 tmp/benchmarks/accuracy.*). `--m-time` also times the default configuration on yolov10m.yaml (random weights, 640 px,
-calibration images from the same data).
+calibration images from the same data). `--ray` runs the configurations as Ray tasks side by side (each with this
+process's torch thread count, so every row is what it is without Ray).
 """
 import argparse, json, os, sys, tempfile, time
 from pathlib import Path
@@ -58,6 +59,21 @@ def stored_bits_per_weight(layers:list) -> float:
         n += r["n_weights"]; bits += r["bits"] * r["n_weights"] + scales * (32 + (8 if r["weight_quant"] == "asym" else 0))
     return round(bits / max(n, 1), 2)
 
+def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str) -> dict:
+    "One configuration as a full `aqm run` on the benchmark's data: its row of the table."
+    from auto_quantize_model.run import run_full
+    from auto_quantize_model.spec import RunSpec
+    t = time.perf_counter()
+    spec = RunSpec.build(mode=mode, run_root=root, run_id=run_id, providers="cpu", **data, **cfg)
+    r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
+    d, ex = r.deltas, r.export
+    share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
+    return dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
+                delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
+                weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
+                stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
+                QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1))
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
@@ -66,6 +82,8 @@ def main(argv=None):
     ap.add_argument("--set", choices=["w4a16"], help="the rows of README's W4A16 tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
+    ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                    help="run the configurations as Ray tasks (alone: a local runtime; or a cluster address)")
     a = ap.parse_args(argv)
     if a.set: a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -74,24 +92,30 @@ def main(argv=None):
     from auto_quantize_model.spec import RunSpec
     from auto_quantize_model.core import write_json, package_versions
     root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows, failed = [], []
-    for i, (name, (mode, cfg)) in enumerate(CONFIGS.items()):
-        if (a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip): continue
-        t = time.perf_counter()
-        spec = RunSpec.build(weights=a.weights, mode=mode, data_root=a.data_root, max_images=a.max_images, run_root=root,
-                             run_id=f"r{i}", providers="cpu", calib_images=a.calib_images, **cfg)
-        try: r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
-        except Exception as e:  # one failing configuration is a row, not the end of the benchmark
-            print(f"{name}: failed: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}", flush=True)
-            failed.append(dict(name=name, mode=mode, config=cfg, error=f"{type(e).__name__}: {e}"[:500])); continue
-        d, ex = r.deltas, r.export
-        share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
-        rows.append(dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
-                         delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
-                         weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
-                         stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
-                         QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1)))
-        print(f"{name}: mAP50-95 {rows[-1]['quant']:.4f} (FP32 {rows[-1]['fp32']:.4f}, {rows[-1]['delta_points']:+.2f} points), "
-              f"quantize {rows[-1]['quantize_s']:.1f} s, 8-bit weights {100*share8:.1f}%", flush=True)
+    todo = {name: (i, mode, cfg) for i, (name, (mode, cfg)) in enumerate(CONFIGS.items())
+            if not ((a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip))}
+    data = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images)
+    def report(name, row=None, error=None):
+        if error is not None:  # one failing configuration is a row, not the end of the benchmark
+            print(f"{name}: failed: {error[:300]}", flush=True)
+            failed.append(dict(name=name, mode=todo[name][1], config=todo[name][2], error=error[:500])); return
+        rows.append(row)
+        print(f"{name}: mAP50-95 {row['quant']:.4f} (FP32 {row['fp32']:.4f}, {row['delta_points']:+.2f} points), "
+              f"quantize {row['quantize_s']:.1f} s, 8-bit weights {100*row['weight_share_8bit']:.1f}%", flush=True)
+    if a.ray:  # every configuration a Ray task, with this process's torch threads (the same numbers as without Ray)
+        import torch
+        from auto_quantize_model.cluster import call_with_torch_threads, ray_engine, run_tasks
+        with ray_engine(a.ray) as eng:
+            threads = torch.get_num_threads()
+            done, bad = run_tasks({n: (call_with_torch_threads, (threads, measure, n, mode, cfg, data, root, f"r{i}"))
+                                   for n, (i, mode, cfg) in todo.items()}, num_cpus=min(threads, eng.node_cpus), desc="configurations")
+        for n in todo:
+            if n in done: report(n, done[n])
+            else: report(n, error=bad[n])
+    else:
+        for n, (i, mode, cfg) in todo.items():
+            try: report(n, measure(n, mode, cfg, data, root, f"r{i}"))
+            except Exception as e: report(n, error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     out = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
                versions=package_versions())
     if a.m_time:
