@@ -1,7 +1,7 @@
 """Accuracy benchmark (run by hand, not collected by pytest): PTQ configurations on the same COCO subset, in one run.
 
     .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
-        [--calib-images 64] [--only NAME ...] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
+        [--calib-images 64] [--only NAME ...] [--set w4a16|a8] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
 ids, calibration ids disjoint from them). Prints a markdown table and writes JSON + markdown (default
@@ -45,7 +45,18 @@ CONFIGS = {
     "w8a16 (default)": ("w8a16", dict()),
     "w4a8 (default)": ("w4a8", dict()),
     "w8a8 (default)": ("w8a8", dict()),
+    "w8a8, inputs: unsigned with zero point, percentile range": ("w8a8", dict(act_quant="asym")),
+    "w8a8, inputs: signed, MSE scale": ("w8a8", dict(act_quant="mse")),
+    "w8a8, inputs: signed, 99.999th percentile (before --act-quant)": ("w8a8", dict(act_quant="int8")),
+    "w4a8, inputs: unsigned with zero point, percentile range": ("w4a8", dict(act_quant="asym")),
+    "w4a8, inputs: signed, 99.999th percentile (before --act-quant)": ("w4a8", dict(act_quant="int8")),
+    "w4a8, best-recovering convs in 10% of the weights at 8 bits": ("w4a8", dict(keep_8bit_share=0.10)),
+    "w4a8, groups of 32 input channels": ("w4a8", dict(group_size=32)),
+    "w4a8, groups of 16, first conv and the head's last convs at 8 bits": ("w4a8", dict(group_size=16, bits_preset="first-last8")),
 }
+
+# the rows of the A8 table (`--set a8`)
+A8_SET = ("w8a8", "w4a8")
 
 # the rows of the W4A16 accuracy tables in README.md (`--set w4a16`)
 W4A16_SET = ("published", "asymmetric per-channel RTN", "(default)", "groups of", "preset", "in 10% of", "w8a16")
@@ -79,13 +90,14 @@ def main(argv=None):
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the configuration names to run")
-    ap.add_argument("--set", choices=["w4a16"], help="the rows of README's W4A16 tables (instead of --only)")
+    ap.add_argument("--set", choices=["w4a16", "a8"], help="the rows of README's W4A16 or A8 tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
     ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="run the configurations as Ray tasks (alone: a local runtime; or a cluster address)")
     a = ap.parse_args(argv)
-    if a.set: a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
+    if a.set == "w4a16": a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
+    if a.set == "a8": a.only = list(A8_SET) + (a.only or [])
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.run import run_full, run_ptq
