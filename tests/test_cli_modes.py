@@ -30,8 +30,12 @@ def test_run_mode(demo_all_run, mode):
     assert {r["bits"] for r in ex["layers"] if r["bits"]} == {int(mode[1])}
     if mode.endswith("a8"):  # one input QuantizeLinear per quantized conv (convs reading one tensor share none)
         assert 0 < ex["quant"]["QuantizeLinear"] <= n_quant
+        act = ex["ptq"]["activations"]  # each quantized conv's input ranked by the output error it causes alone
+        assert len(act) == n_quant and ex["ptq"]["activations_images"] == 4, (len(act), n_quant)
+        assert {r["name"] for r in act} <= {r["name"] for r in ex["layers"] if r["bits"]}
+        assert [r["output_sqnr_db"] for r in act] == sorted(r["output_sqnr_db"] for r in act)
     else:
-        assert ex["quant"]["QuantizeLinear"] == 0
+        assert ex["quant"]["QuantizeLinear"] == 0 and "activations" not in ex["ptq"]
     sm = json.loads((d/f"ptq_{mode}_smoke.json").read_text())
     # ONNX Runtime vs the quantized torch model. Weight-only graphs agree to float rounding. In A8 graphs ORT and torch
     # sum in different orders, so an activation within float rounding of a .5 step lands on the neighbouring int8

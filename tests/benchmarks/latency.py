@@ -1,10 +1,12 @@
 """Latency benchmark (run by hand, not collected by pytest): FP32 ONNX vs W4A16 QCDQ, with ONNX Runtime's default
 session and with the project's session (weight DequantizeLinear folded at load time), vs the true INT4 artifact and
 the FP16 variant (project session), and the group-wise W4A16 QCDQ (`--group-size`, the project's own weight chain), all
-interleaved in one process.
+interleaved in one process. `--a8` adds W8A8 and W4A8 (conv inputs at 8 bits, round to nearest, inputs calibrated on
+`--a8-calib` random images: latency depends on the graph, not on the values) in both sessions, and prints the kernels
+ONNX Runtime's optimised graph runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv).
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
-        [--group-size 32]
+        [--group-size 32] [--a8] [--a8-calib 4]
 
 Prints a markdown table and writes JSON (default tmp/benchmarks/latency.json). Ratios are measured in one run, so a
 busy machine slows every variant alike.
@@ -12,6 +14,19 @@ busy machine slows every variant alike.
 import argparse, json, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
+
+KERNELS = ("QLinearConv", "Conv", "FusedConv", "NhwcFusedConv", "ConvInteger", "QuantizeLinear", "DequantizeLinear",
+           "QLinearMul", "QLinearAdd", "QLinearConcat", "QLinearSigmoid")
+
+def kernel_counts(onnx_path, fold_weight_qdq=False) -> dict:
+    "Node types of the graph ONNX Runtime's CPU session runs (its optimised model), for the kinds that tell int8 from float convs."
+    import onnx, onnxruntime as ort
+    from auto_quantize_model.ort import ort_session_options
+    so = ort_session_options(fold_weight_qdq); so.log_severity_level = 3  # no warning about saving the optimised graph
+    with tempfile.TemporaryDirectory() as d:
+        so.optimized_model_filepath = str(Path(d)/"opt.onnx"); ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
+    return {k: ops.count(k) for k in KERNELS if ops.count(k)}
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -22,6 +37,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--providers", default="cuda,cpu")
     ap.add_argument("--group-size", type=int, default=32, help="group size of the group-wise artifact (0: none)")
+    ap.add_argument("--a8", action="store_true", help="also W8A8 and W4A8 artifacts, and the kernels each session runs")
+    ap.add_argument("--a8-calib", type=int, default=4, help="random images that calibrate the A8 input quantizers")
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
     a = ap.parse_args(argv)
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
@@ -45,6 +62,18 @@ def main(argv=None):
         g = f"w4a16_group{a.group_size}"
         grouped = [(f"{g}_default_session", qg, False), (f"{g}_project_session", qg, True),
                    (f"{g}_int4_project_session", qcdq_to_int4_qdq(qg, d/"w4a16-g-int4.onnx"), True)]
+    a8 = []
+    if a.a8:
+        import torch
+        from auto_quantize_model.calib import quantize_model_ptq
+        from auto_quantize_model.ptq import ptq_config_for_mode
+        xc = torch.rand(a.a8_calib, 3, a.imgsz, a.imgsz, generator=torch.Generator().manual_seed(0))
+        for mode in ("w8a8", "w4a8"):
+            with sw(f"quantize_{mode}"):
+                qa = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=0),
+                                        xc, show_progress=False)[0]
+            pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}.onnx", a.imgsz)
+            a8 += [(f"{mode}_default_session", pa, False), (f"{mode}_project_session", pa, True)]
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]
@@ -52,7 +81,7 @@ def main(argv=None):
     for prov in provs:
         sessions, infos = {}, {}
         for name, path, fold in (("fp32", fp, True), ("w4a16_default_session", q, False), ("w4a16_project_session", q, True),
-                                 ("w4a16_int4_project_session", i4, True), ("w4a16_fp16_project_session", f16, True), *grouped):
+                                 ("w4a16_int4_project_session", i4, True), ("w4a16_fp16_project_session", f16, True), *grouped, *a8):
             s, info = create_ort_session(path, prov, fold_weight_qdq=fold)
             sessions[name], infos[name] = s, info
         used = infos["fp32"]["used"][0]
@@ -69,8 +98,12 @@ def main(argv=None):
                                                     *[(n.replace("_project_session", "").replace("_default_session", ""), p) for n, p, f in grouped if f])}
     print(f"\n| provider | batch | model | median ms | ratio to FP32 |\n|---|---|---|---|---|")
     for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
+    kernels = {n: kernel_counts(p, f) for n, p, f in (("fp32", fp, True), ("w4a16_default_session", q, False),
+                                                    ("w4a16_project_session", q, True), *a8)}
+    print("\nkernels in ONNX Runtime's optimised CPU graph:")
+    for k, v in kernels.items(): print(f"  {k}: " + ", ".join(f"{n} {c}" for n, c in v.items()))
     print("\nsizes: " + ", ".join(f"{k} {v/2**20:.1f} MB ({v/sizes['fp32']:.3f}x)" for k, v in sizes.items()))
-    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, stage_times_s=sw.times, results=results, sizes_bytes=sizes,
+    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, stage_times_s=sw.times, results=results, sizes_bytes=sizes, kernels_cpu=kernels,
                            versions=package_versions(), cpu_count=os.cpu_count()))
     print(f"wrote {a.out}")
 

@@ -1,13 +1,25 @@
-"""Peer benchmark (run by hand, not collected by pytest): the project's 4-bit PTQ next to other tools, in one run.
+"""Peer benchmark (run by hand, not collected by pytest): the project's PTQ next to other tools, in one run.
 
-    .venv/bin/python tests/benchmarks/peers.py [--weights demo] [--data-root demo] [--max-images 100]
+    .venv/bin/python tests/benchmarks/peers.py [--set w4a16|a8] [--weights demo] [--data-root demo] [--max-images 100]
         [--calib-images 64] [--iters 300] [--quark-python PATH] [--only NAME ...] [--skip NAME ...] [--out PREFIX]
 
-One `aqm run` (w4a16, default options) gives the FP32 ONNX, its COCO metrics, the evaluation ids (image_ids.txt) and
-the calibration ids (calib_ids.txt). Every other row calibrates on those images (letterboxed by the project's
-`calibration_batch`) and is scored by the project's `evaluate_onnx_on_coco` on those ids. Latency: ONNX Runtime CPU,
-one thread, the project's session (weight DequantizeLinear folded), interleaved with the FP32 graph in this process.
-Prints a markdown table and writes PREFIX.md and PREFIX.json (default tmp/benchmarks/peers).
+`--set w4a16` (default): 4-bit weights, float or 16-bit activations. `--set a8`: int8 activations (the project's W8A8
+and W4A8 next to NNCF's INT8 quantization and ONNX Runtime's `quantize_static` INT8 QDQ).
+
+One `aqm run` (w4a16, or w8a8 for `--set a8`, default options) gives the FP32 ONNX, its COCO metrics, the evaluation
+ids (image_ids.txt) and the calibration ids (calib_ids.txt). Every other row calibrates on those images (letterboxed by
+the project's `calibration_batch`) and is scored by the project's `evaluate_onnx_on_coco` on those ids. Latency: ONNX
+Runtime CPU, one thread, interleaved with the FP32 graph in this process, in the project's session (weight
+DequantizeLinear folded, `session.disable_quant_qdq=1`) and, for `--set a8`, also in ONNX Runtime's default session
+(QDQ fusion on: QLinearConv where a conv has quantized input, weight and output); the A8 rows also count the
+optimised graph's kernels in that default session.
+Prints a markdown table and writes PREFIX.md and PREFIX.json (default tmp/benchmarks/peers, or peers-a8).
+
+NNCF (the A8 rows) installs beside .venv without touching it; its dependencies that .venv already has are removed
+so .venv's own are used:
+    .venv/bin/pip install --target /tmp/peers-work/nncf-site nncf==3.4.0
+    cd /tmp/peers-work/nncf-site && rm -rf numpy* packaging* psutil* pygments* networkx* pyparsing*
+    PYTHONPATH=/tmp/peers-work/nncf-site .venv/bin/python tests/benchmarks/peers.py --set a8 ...
 
 Brevitas learned round (`brevitas_examples.common.learned_round`) imports `accelerate`; without touching .venv:
     .venv/bin/pip install --target /tmp/peers-work/accel-site --no-deps accelerate huggingface_hub safetensors
@@ -22,6 +34,7 @@ then pass --quark-python /tmp/peers-work/quark-venv/bin/python.
 import argparse, json, os, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import numpy as np
+from latency import kernel_counts  # this folder's latency benchmark
 
 BEST_PURE_W4 = dict(group_size=8)  # options of the best pure 4-bit row of tests/benchmarks/accuracy.py (both models)
 
@@ -85,7 +98,7 @@ def weight_share_4bit(onnx_path) -> float:
 
 class Bench:
     "The baseline run and everything the rows share: ids, images, FP32 graph, evaluation and latency."
-    def __init__(self, a, root):
+    def __init__(self, a, root, mode="w4a16"):
         from auto_quantize_model.run import run_full, prepare_coco, prepare_calib_source, calibration_batch
         from auto_quantize_model.coco import image_files
         from auto_quantize_model.spec import RunSpec
@@ -93,7 +106,7 @@ class Bench:
         self.a, self.root = a, root
         self.base_opts = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, providers="cpu",
                               calib_images=a.calib_images, run_root=str(root))
-        self.spec = RunSpec.build(mode="w4a16", run_id="base", **self.base_opts)
+        self.mode, self.spec = mode, RunSpec.build(mode=mode, run_id="base", **self.base_opts)
         t = time.perf_counter()
         self.base = run_full(self.spec, log=lambda *x: None, show_progress=False)
         self.base_s = round(time.perf_counter() - t, 1)
@@ -113,27 +126,30 @@ class Bench:
         return evaluate_onnx_on_coco(onnx_path, self.data["coco"], self.data["files"], Path(onnx_path).parent/"coco",
                                      self.imgsz, self.spec.head, "cpu", desc=name[:20])
 
-    def latency_ratio(self, onnx_path) -> float:
-        "Median latency of `onnx_path` over the FP32 graph's, runs interleaved, one ORT CPU thread, weight DQ folded."
+    def latency_ratio(self, onnx_path, fold_weight_qdq=True) -> float:
+        "Median latency of `onnx_path` over the FP32 graph's, runs interleaved, one ORT CPU thread, in the project's session (weight DQ folded) or ORT's default one."
         from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms
-        s = {k: create_ort_session(p, "cpu", threads=1)[0] for k, p in (("fp32", self.fp32_onnx), ("q", onnx_path))}
+        s = {k: create_ort_session(p, "cpu", fold_weight_qdq=fold_weight_qdq, threads=1)[0]
+             for k, p in (("fp32", self.fp32_onnx), ("q", onnx_path))}
         lat = interleaved_latency_ms(s, self.lat_x, warmup=3, runs=self.a.latency_runs)
         return round(lat["q"]["median_ms"] / lat["fp32"]["median_ms"], 3)
 
-    def aqm_ptq(self, run_id, **opts):
+    def aqm_ptq(self, run_id, mode="w4a16", **opts):
         "A project run (`aqm ptq`) on the baseline's calibration ids: `(onnx, quantize seconds, 4-bit weight share)`."
         from auto_quantize_model.run import run_ptq
         from auto_quantize_model.spec import RunSpec
-        spec = RunSpec.build(mode="w4a16", run_id=run_id, calib_ids_list=str(self.rd.ids_file("calib")), **self.base_opts, **opts)
-        r = run_ptq(spec, log=lambda *x: None, show_progress=False).modes["w4a16"]
+        spec = RunSpec.build(mode=mode, run_id=run_id, calib_ids_list=str(self.rd.ids_file("calib")), **self.base_opts, **opts)
+        r = run_ptq(spec, log=lambda *x: None, show_progress=False).modes[mode]
         share = r.export["bit_widths"].get("4", {}).get("weight_share", 0.0)
         return r.paths["quant_onnx"], r.wall_times_s["quantize"], share
 
 # --- rows: each returns dict(onnx=..., quantize_s=..., share4=..., note=...) or raises NotRun ---
 def row_aqm_default(b):
-    r = b.base.modes["w4a16"]
+    r = b.base.modes[b.mode]
+    note = ("the baseline run itself (asym GPTQ + bias correction)" if b.mode == "w4a16" else
+            "the baseline run itself: int8 weights (asym GPTQ + bias correction), conv inputs uint8 with zero point, MSE range (--act-quant asym-mse)")
     return dict(onnx=r.paths["quant_onnx"], quantize_s=r.wall_times_s["quantize"], metrics=r.metrics_quant,
-                share4=r.export["bit_widths"].get("4", {}).get("weight_share", 0.0), note="the baseline run itself (asym GPTQ + bias correction)")
+                share4=r.export["bit_widths"].get("4", {}).get("weight_share", 0.0), note=note)
 
 def row_aqm_best(b):
     from auto_quantize_model.core import AqmError
@@ -220,6 +236,57 @@ def row_quark(b):
                 note=f"QDQ, per-channel INT4 conv weights (QuantType.QInt4), float activations (WeightsOnly), CLE + AdaRound "
                      f"{b.a.iters} steps, MinMax; time includes the subprocess start")
 
+def row_aqm_w4a8(b, **opts):
+    p, s, share = b.aqm_ptq("w4a8" + "".join(f"-{k}{v}" for k, v in opts.items()), "w4a8", **opts)
+    return dict(onnx=p, quantize_s=s, share4=share, note=f"project mode w4a8, options {opts or 'default'} (conv inputs as in w8a8)")
+
+def row_aqm_head_float(b, mode):
+    "The project's mode with the detection head's convs left float (`--skip model.N.*`): the scope the head-ignored peers keep float."
+    from auto_quantize_model.run import load_checked_model
+    pattern = f"model.{len(load_checked_model(b.spec).model) - 1}.*"
+    p, s, share = b.aqm_ptq(f"{mode}-head-float", mode, skip=(pattern,))
+    return dict(onnx=p, quantize_s=s, share4=share, note=f"project mode {mode}, --skip {pattern}: the head's convs float, as the head-ignored peers")
+
+def head_ignored_scope(onnx_model) -> list:
+    "Names of the nodes Ultralytics' OpenVINO INT8 export leaves float: every Sigmoid and everything in the head's scope (the last Sigmoid's `/model.N/`)."
+    import re
+    nodes = onnx_model.graph.node
+    head = re.match(r"^/model\.\d+/", [n.name for n in nodes if n.op_type == "Sigmoid"][-1]).group(0)
+    return [n.name for n in nodes if n.op_type == "Sigmoid" or n.name.startswith(head)]
+
+def row_nncf(b, ignore_head):
+    "NNCF's INT8 post-training quantization of the FP32 ONNX (mixed preset, all calibration images), as Ultralytics' OpenVINO INT8 export calls it."
+    try: import nncf
+    except ImportError as e: raise NotRun(f"not run: nncf is not importable ({one_line(e)}); see the module docstring")
+    import onnx
+    m = onnx.load(str(b.fp32_onnx)); scope = head_ignored_scope(m) if ignore_head else None
+    out = b.root/("nncf-head-ignored" if ignore_head else "nncf"); out.mkdir(exist_ok=True); p = out/"model-qdq.onnx"
+    t = time.perf_counter()
+    q = nncf.quantize(m, nncf.Dataset(list(b.calib.numpy()), lambda x: {"images": x[None]}), preset=nncf.QuantizationPreset.MIXED,
+                      subset_size=len(b.calib), ignored_scope=nncf.IgnoredScope(names=scope, validate=False) if scope else None)
+    s = time.perf_counter() - t; onnx.save(q, str(p))
+    return dict(onnx=p, quantize_s=s, share4=0.0, nncf_version=nncf.__version__,
+                note=f"nncf {nncf.__version__} quantize, INT8 QDQ, mixed preset, subset {len(b.calib)}"
+                     + (f", ignored scope: {len(scope)} nodes (every Sigmoid and the head {scope[-1].split('/')[1]}, as Ultralytics' OpenVINO INT8 export)" if scope else ", no ignored scope"))
+
+def row_ort_static_int8(b, method, exclude_head=False):
+    "ONNX Runtime's `quantize_static` INT8 QDQ (per-channel int8 weights, uint8 activations, every op it supports) after its `quant_pre_process`; optionally the head left float."
+    import onnx
+    from onnxruntime.quantization import quantize_static, QuantFormat, QuantType, CalibrationMethod
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    out = b.root/f"ort-static-int8-{method.lower()}{'-head-excluded' if exclude_head else ''}"; out.mkdir(exist_ok=True)
+    pre, p = out/"model-pre.onnx", out/"model-qdq.onnx"
+    t = time.perf_counter()
+    quant_pre_process(str(b.fp32_onnx), str(pre), skip_symbolic_shape=True)  # its symbolic shape inference stops here: "Incomplete symbolic shape inference"
+    exclude = head_ignored_scope(onnx.load(str(pre))) if exclude_head else []
+    quantize_static(str(pre), str(p), calib_reader(b.calib.numpy()), quant_format=QuantFormat.QDQ, per_channel=True,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, calibrate_method=getattr(CalibrationMethod, method),
+                    nodes_to_exclude=exclude)
+    return dict(onnx=p, quantize_s=time.perf_counter() - t, share4=0.0,
+                note=f"quant_pre_process (ONNX shape inference), then QDQ, per-channel int8 weights, uint8 activations, {method} "
+                     f"calibration, default op types" + (f", {len(exclude)} nodes excluded (the Ultralytics OpenVINO scope above)" if exclude_head else "")
+                     + ("; quantize_static's Entropy histogram has 128 bins for 128 quantized bins, one candidate threshold, so it gives MinMax's ranges" if method == "Entropy" else ""))
+
 def row_not_run(note):
     def row(b): raise NotRun(note)
     return row
@@ -228,6 +295,16 @@ ROWS = {"aqm default": row_aqm_default, "aqm best pure 4-bit": row_aqm_best, "Br
         "aqm AdaRound": row_aqm_adaround, "Brevitas learned rounding": row_brevitas_learned_round,
         "ONNX Runtime quantize_static": row_ort_static, "AMD Quark ONNX": row_quark,
         "NNCF": row_not_run(NNCF_NOTE), "NVIDIA ModelOpt": row_not_run(MODELOPT_NOTE)}
+
+# --set a8: the project's int8-activation modes next to the A8 peers
+ROWS_A8 = {"aqm w8a8 default": row_aqm_default, "aqm w4a8 default": row_aqm_w4a8,
+           "aqm w4a8 groups of 32": lambda b: row_aqm_w4a8(b, group_size=32),
+           "aqm w8a8, head float (the peers' scope)": lambda b: row_aqm_head_float(b, "w8a8"),
+           "NNCF INT8 (mixed preset)": lambda b: row_nncf(b, False),
+           "NNCF INT8, head ignored (Ultralytics' OpenVINO scope)": lambda b: row_nncf(b, True),
+           "ONNX Runtime quantize_static INT8 MinMax": lambda b: row_ort_static_int8(b, "MinMax"),
+           **{f"ONNX Runtime quantize_static INT8 {m}, head excluded": (lambda m: lambda b: row_ort_static_int8(b, m, True))(m)
+              for m in ("MinMax", "Percentile", "Entropy")}}
 
 def run_row(b, name, fn) -> dict:
     "Run one row and score it; a failure becomes a row with its one-line error."
@@ -238,6 +315,9 @@ def run_row(b, name, fn) -> dict:
         r.update(status="ok", mAP_50_95=m["mAP_50_95"], delta_points=round(100 * (m["mAP_50_95"] - b.fp32["mAP_50_95"]), 2),
                  size_bytes=Path(r["onnx"]).stat().st_size, latency_ratio=b.latency_ratio(r["onnx"]), onnx=str(r["onnx"]),
                  quantize_s=round(r["quantize_s"], 1))
+        if b.mode != "w4a16":
+            r.update(latency_ratio_default_session=b.latency_ratio(r["onnx"], fold_weight_qdq=False),
+                     kernels_default_session=kernel_counts(r["onnx"], fold_weight_qdq=False))
     except NotRun as e: r = dict(status="not run", note=str(e))
     except Exception as e:
         (b.root/"errors.log").open("a").write(f"--- {name}\n{traceback.format_exc()}\n")
@@ -249,16 +329,22 @@ def run_row(b, name, fn) -> dict:
 def markdown(b, rows) -> list:
     "The results table, with a line on the FP32 baseline and the shared images."
     f = lambda v, fmt: "" if v is None else format(v, fmt)
+    a8 = b.mode != "w4a16"
     md = [f"FP32 mAP50-95 {b.fp32['mAP_50_95']:.4f} on {len(b.ids)} evaluation images; {len(b.calib_ids)} calibration "
           f"images; FP32 ONNX {b.fp32_onnx.stat().st_size} bytes\n",
-          "| row | status | mAP50-95 | Δ vs FP32 (points) | 4-bit weight share | quantize (s) | artifact (bytes) | CPU latency / FP32 | note |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "| row | status | mAP50-95 | Δ vs FP32 (points) | 4-bit weight share | quantize (s) | artifact (bytes) | CPU latency / FP32 |"
+          + (" CPU latency / FP32, ORT default session | kernels, ORT default session |" if a8 else "") + " note |",
+          "|---|---|---|---|---|---|---|---|" + ("---|---|" if a8 else "") + "---|"]
+    kern = lambda k: ", ".join(f"{n} {c}" for n, c in (k or {}).items())
     return md + [f"| {r['name']} | {r['status']} | {f(r.get('mAP_50_95'), '.4f')} | {f(r.get('delta_points'), '+.2f')} | "
                  f"{f(r.get('share4'), '.1%')} | {f(r.get('quantize_s'), '.1f')} | {r.get('size_bytes', '')} | "
-                 f"{f(r.get('latency_ratio'), '.3f')} | {r.get('note', '')} |" for r in rows]
+                 f"{f(r.get('latency_ratio'), '.3f')} |"
+                 + (f" {f(r.get('latency_ratio_default_session'), '.3f')} | {kern(r.get('kernels_default_session'))} |" if a8 else "")
+                 + f" {r.get('note', '')} |" for r in rows]
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", default="w4a16", choices=("w4a16", "a8"), help="the 4-bit weight rows or the int8-activation rows")
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
     ap.add_argument("--iters", type=int, default=300, help="learned-rounding steps per conv (project AdaRound, Brevitas, Quark)")
@@ -267,8 +353,9 @@ def parse_args(argv):
     ap.add_argument("--row-timeout", type=int, default=1800, help="seconds before the Quark subprocess is stopped")
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the row names to run")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the row names to leave out")
-    ap.add_argument("--out", default="tmp/benchmarks/peers")
+    ap.add_argument("--out", default=None, help="output prefix (default tmp/benchmarks/peers, or peers-a8 for --set a8)")
     a = ap.parse_args(argv)
+    a.out = a.out or ("tmp/benchmarks/peers" if a.set == "w4a16" else "tmp/benchmarks/peers-a8")
     for k in ("max_images", "calib_images", "latency_runs", "row_timeout"):
         if getattr(a, k) < 1: ap.error(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
     if a.iters < 0: ap.error(f"--iters must be 0 or more, got {a.iters}")
@@ -281,19 +368,19 @@ def main(argv=None):
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.core import AqmError, write_json, package_versions
     root = Path(tempfile.mkdtemp(prefix="aqm-peers-"))
-    try: b = Bench(a, root)
+    try: b = Bench(a, root, mode="w4a16" if a.set == "w4a16" else "w8a8")
     except AqmError as e: sys.exit(f"peers.py: error: {e}")
     print(f"baseline run {b.rd.path}: FP32 mAP50-95 {b.fp32['mAP_50_95']:.4f}, {len(b.ids)} evaluation ids, "
           f"{len(b.calib_ids)} calibration ids [{b.base_s:.0f} s]", flush=True)
-    rows = [run_row(b, n, fn) for n, fn in ROWS.items()
+    rows = [run_row(b, n, fn) for n, fn in (ROWS if a.set == "w4a16" else ROWS_A8).items()
             if not ((a.only and not any(s in n for s in a.only)) or any(s in n for s in a.skip))]
     md = markdown(b, rows)
     out = dict(command=" ".join([sys.executable, *sys.argv]), env={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "PYTHONPATH")},
-               weights=a.weights, data_root=a.data_root, imgsz=b.imgsz,
+               set=a.set, weights=a.weights, data_root=a.data_root, imgsz=b.imgsz,
                evaluation_ids=len(b.ids), calibration_ids=len(b.calib_ids), fp32=dict(mAP_50_95=b.fp32["mAP_50_95"],
                mAP_50=b.fp32["mAP_50"], onnx_bytes=b.fp32_onnx.stat().st_size), baseline_run_dir=str(b.rd.path),
                best_pure_w4=BEST_PURE_W4, iters=a.iters, rows=rows, versions=package_versions(("torch", "brevitas", "onnx",
-               "onnxruntime", "ultralytics", "numpy", "pycocotools", "accelerate")))
+               "onnxruntime", "ultralytics", "numpy", "pycocotools", "accelerate", "nncf")))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
