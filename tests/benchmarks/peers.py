@@ -31,7 +31,7 @@ AMD Quark (pins onnx<=1.22, onnxruntime<=1.28; `quark.onnx` imports torch) runs 
     echo $PWD/.venv/lib/python3.11/site-packages > /tmp/peers-work/quark-venv/lib/python3.11/site-packages/zz_torch.pth
 then pass --quark-python /tmp/peers-work/quark-venv/bin/python.
 """
-import argparse, json, os, subprocess, sys, tempfile, time, traceback
+import argparse, contextlib, json, os, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 import numpy as np
 from latency import kernel_counts  # this folder's latency benchmark
@@ -277,7 +277,8 @@ def row_ort_static_int8(b, method, exclude_head=False):
     out = b.root/f"ort-static-int8-{method.lower()}{'-head-excluded' if exclude_head else ''}"; out.mkdir(exist_ok=True)
     pre, p = out/"model-pre.onnx", out/"model-qdq.onnx"
     t = time.perf_counter()
-    quant_pre_process(str(b.fp32_onnx), str(pre), skip_symbolic_shape=True)  # its symbolic shape inference stops here: "Incomplete symbolic shape inference"
+    with contextlib.chdir(out):  # a failing pre-process leaves its external-data files in the working directory
+        quant_pre_process(str(b.fp32_onnx), str(pre), skip_symbolic_shape=True)  # its symbolic shape inference stops here: "Incomplete symbolic shape inference"
     exclude = head_ignored_scope(onnx.load(str(pre))) if exclude_head else []
     quantize_static(str(pre), str(p), calib_reader(b.calib.numpy()), quant_format=QuantFormat.QDQ, per_channel=True,
                     weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, calibrate_method=getattr(CalibrationMethod, method),
