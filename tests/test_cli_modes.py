@@ -45,6 +45,11 @@ def test_run_mode(demo_all_run, mode):
     od = sm["quant_onnx_vs_torch"]
     if mode.endswith("a16"): assert od["relative"] <= 1e-3, od
     else: assert od["score_max_abs_diff"] <= 0.1 and od["rows_compared"] > 0, od
+    k = sm["kernels"]  # what ONNX Runtime runs: weights folded in both; A8 keeps its input Q/DQ pairs around float convs
+    convs = lambda ops: sum(v for n, v in ops.items() if "Conv" in n)
+    assert convs(k["quant"]) == convs(k["fp32"]) > 0, k
+    if mode.endswith("a16"): assert k["quant"].get("DequantizeLinear", 0) == 0 and "QuantizeLinear" not in k["quant"], k
+    else: assert k["quant"]["QuantizeLinear"] > 0 and k["quant"]["DequantizeLinear"] > 0, k
     dl = json.loads((d/f"deltas_{mode}.json").read_text())
     if mode == "w8a16": assert dl["delta_mAP_50_95"] > -0.02, dl  # the sanity check: 8-bit weights lose almost nothing
 

@@ -15,18 +15,12 @@ import argparse, json, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
-KERNELS = ("QLinearConv", "Conv", "FusedConv", "NhwcFusedConv", "ConvInteger", "QuantizeLinear", "DequantizeLinear",
-           "QLinearMul", "QLinearAdd", "QLinearConcat", "QLinearSigmoid")
-
 def kernel_counts(onnx_path, fold_weight_qdq=False) -> dict:
-    "Node types of the graph ONNX Runtime's CPU session runs (its optimised model), for the kinds that tell int8 from float convs."
-    import onnx, onnxruntime as ort
-    from auto_quantize_model.ort import ort_session_options
-    so = ort_session_options(fold_weight_qdq); so.log_severity_level = 3  # no warning about saving the optimised graph
-    with tempfile.TemporaryDirectory() as d:
-        so.optimized_model_filepath = str(Path(d)/"opt.onnx"); ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        ops = [n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node]
-    return {k: ops.count(k) for k in KERNELS if ops.count(k)}
+    "The ops ONNX Runtime's CPU session runs for a graph that tell int8 from float convs (`report.KERNEL_KINDS`)."
+    from auto_quantize_model.ort import session_op_counts
+    from auto_quantize_model.report import KERNEL_KINDS
+    ops = session_op_counts(onnx_path, "cpu", fold_weight_qdq)
+    return {k: ops[k] for k in KERNEL_KINDS if ops.get(k)}
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
