@@ -36,10 +36,10 @@ def rtn_model(model, cal, weight_quant="asym"):
 
 def rtn_absmax(model, cal): return rtn_model(model, cal, "absmax")
 
-def project_default(model, cal):
-    "The project's default W4A16 PTQ (`algorithm auto` → its GPTQ with asymmetric grids and bias correction)."
+def project_default(model, cal, **options):
+    "The project's default W4A16 PTQ (`algorithm auto` → its GPTQ with asymmetric grids and bias correction), with `options`."
     from auto_quantize_model.calib import quantize_model_ptq
-    return quantize_model_ptq(model, _ptq()(), cal, BATCH, show_progress=False)[0]
+    return quantize_model_ptq(model, _ptq()(**options), cal, BATCH, show_progress=False)[0]
 
 def gpfq_family_(qmodel, cal, impl=None, act_order=True):
     "Brevitas `gpfq_mode` in place, layer after layer: inputs from the quantized model, targets from the float one."
@@ -177,9 +177,8 @@ def autoround(model, cal, iters=ROUND_ITERS, base=rtn_absmax):
 
 def depthwise_8bit(model, cal):
     "The project's default with every depthwise conv (groups > 1: 9 or 49 weights per channel, 1 to 2 % of weights) at 8 bits."
-    from auto_quantize_model.calib import quantize_model_ptq
     dw = tuple(n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.groups > 1)
-    return quantize_model_ptq(model, _ptq()(keep_8bit=dw), cal, BATCH, show_progress=False)[0]
+    return project_default(model, cal, keep_8bit=dw)
 
 def flipped_calibration(model, cal):
     "The project's default calibrated on twice the images: each calibration image and its mirror image."
