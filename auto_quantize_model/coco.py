@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_coco.ipynb #59f92180
 from __future__ import annotations
-import contextlib, io, json, re, statistics, time
+import contextlib, copy, io, json, re, statistics, time
 from pathlib import Path
 import numpy as np
 from .core import AqmError, check_dir, check_file, check_imgsz, write_json, write_text
@@ -15,8 +15,8 @@ from .ort import (create_ort_session, detections_to_image, letterbox_image, raw_
 # %% auto #0
 __all__ = ['EXIF_ORIENTATION', 'COCO_STAT_NAMES', 'coco_paths', 'load_coco', 'read_image_ids_file', 'select_image_ids',
            'image_files', 'decoded_size', 'size_mismatches', 'category_id_map', 'coco_predictions', 'coco_metrics',
-           'ground_truth_as_output', 'latency_stats', 'predict_images', 'predict_coco_subset', 'onnx_eval_settings',
-           'predict_in_process', 'evaluate_onnx_on_coco']
+           'ground_truth_as_output', 'evaluated_images', 'resampled_map', 'paired_bootstrap_delta', 'latency_stats',
+           'predict_images', 'predict_coco_subset', 'onnx_eval_settings', 'predict_in_process', 'evaluate_onnx_on_coco']
 
 # %% ../nbs/05_coco.ipynb #64dc44c7
 def coco_paths(data_root=None, # a COCO root holding <split>/ and annotations/instances_<split>.json
@@ -180,6 +180,53 @@ def ground_truth_as_output(coco, image_id:int, meta:dict, cls_of_cat:dict, k:int
         x, y, w, h = a["bbox"]
         out[0, j] = [x * gw + px, y * gh + py, (x + w) * gw + px, (y + h) * gh + py, 1.0, cls_of_cat[a["category_id"]]]
     return out
+
+# %% ../nbs/05_coco.ipynb #84c9e9fc
+def evaluated_images(coco, # ground truth `COCO` index
+                     predictions:list, # COCO result dicts
+                     ids:list, # evaluated image ids
+                    ):
+    "pycocotools' `COCOeval` (bbox) of `predictions` on `ids` after `evaluate()`, ready to resample; None without predictions."
+    from pycocotools.cocoeval import COCOeval
+    if not predictions: return None
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(coco, coco.loadRes(predictions), "bbox"); ev.params.imgIds = list(ids); ev.evaluate()
+    return ev
+
+def resampled_map(ev, # `evaluated_images` result
+                  idx, # positions in the sorted evaluated ids; repeats allowed
+                 ) -> float:
+    "mAP50-95 (all areas, 100 detections) of the images at `idx`, by pycocotools' `accumulate`."
+    if ev is None: return 0.0
+    pe = ev._paramsEval; I0, A0 = len(pe.imgIds), len(pe.areaRng)
+    r = copy.copy(ev); r.params, r._paramsEval = copy.deepcopy(ev.params), copy.deepcopy(pe)
+    for p in (r.params, r._paramsEval): p.imgIds, p.areaRng, p.maxDets = list(range(len(idx))), pe.areaRng[:1], pe.maxDets[-1:]
+    r.evalImgs = [ev.evalImgs[k * A0 * I0 + i] for k in range(len(pe.catIds)) for i in idx]  # [class][area "all"][image]
+    with contextlib.redirect_stdout(io.StringIO()): r.accumulate()
+    prec = r.eval["precision"][..., 0, 0]
+    return float(prec[prec > -1].mean()) if (prec > -1).any() else 0.0
+
+# %% ../nbs/05_coco.ipynb #79d921b2
+def paired_bootstrap_delta(coco, # ground truth `COCO` index
+                           reference:list, # COCO result dicts of the reference model (e.g. FP32)
+                           other:list, # COCO result dicts of the compared model, on the same ids
+                           ids:list, # evaluated image ids
+                           resamples:int=1000, # draws of as many ids as there are, with replacement
+                           level:float=0.95, # coverage of the interval
+                           seed:int=0, # the draws' seed
+                           show_progress:bool=None, # progress bar (None: when a terminal shows it)
+                          ) -> dict:
+    "Δ mAP50-95 (other − reference) on `ids` and its paired bootstrap interval (percentiles), in mAP units."
+    from tqdm.auto import tqdm
+    if resamples < 1 or not 0 < level < 1: raise AqmError(f"need resamples >= 1 and 0 < level < 1, got {resamples}, {level}")
+    ea, eb = evaluated_images(coco, reference, ids), evaluated_images(coco, other, ids)
+    m, rng, ds = len(set(ids)), np.random.default_rng(seed), []
+    for _ in tqdm(range(resamples), desc="bootstrap", leave=False, disable=None if show_progress is None else not show_progress):
+        idx = rng.integers(0, m, m); ds.append(resampled_map(eb, idx) - resampled_map(ea, idx))
+    lo, hi = np.quantile(ds, [(1 - level) / 2, (1 + level) / 2])
+    full = np.arange(m)
+    return dict(delta=resampled_map(eb, full) - resampled_map(ea, full), low=float(lo), high=float(hi),
+                std=float(np.std(ds)), level=level, resamples=resamples, images=m, seed=seed)
 
 # %% ../nbs/05_coco.ipynb #037f1a02
 def _stats_ms(v): return dict(median_ms=round(statistics.median(v) * 1000, 3), mean_ms=round(statistics.mean(v) * 1000, 3))

@@ -28,9 +28,9 @@ __all__ = ['FP16_CPU_NOTE', 'COMPARE_CONFIGS', 'spec_data_root', 'prepare_coco',
            'calibration_record', 'load_checked_model', 'Prepared', 'prepare_run', 'graph_summary', 'bit_width_shares',
            'layers_not_at', 'int4_check', 'fp16_check', 'export_and_validate', 'quantize_mode', 'compute_engine',
            'ran_on', 'torch_task_slots', 'run_torch_tasks', 'quantize_modes_on_ray', 'metric_deltas', 'evaluate_model',
-           'evaluate_mode', 'start_run', 'run_record', 'quantize_modes', 'run_ptq', 'run_full', 'mode_wall_times',
-           'calibration_overlap', 'run_eval', 'sensitivity_on_ray', 'sensitivity_ranking', 'run_sensitivity',
-           'quantize_and_export_config', 'quantize_configs', 'run_compare']
+           'delta_interval', 'evaluate_mode', 'start_run', 'run_record', 'quantize_modes', 'run_ptq', 'run_full',
+           'mode_wall_times', 'calibration_overlap', 'run_eval', 'sensitivity_on_ray', 'sensitivity_ranking',
+           'run_sensitivity', 'quantize_and_export_config', 'quantize_configs', 'run_compare']
 
 # %% ../nbs/07_run.ipynb #e20a71bc
 def spec_data_root(spec:RunSpec):
@@ -371,14 +371,26 @@ def evaluate_model(prep:Prepared, onnx_path, mode:str=None, fp16:bool=False, des
                                  prep.spec.head, prep.spec.providers, desc=desc,
                                  predictor=RayPredictor(prep.engine) if prep.engine else None)
 
+def delta_interval(prep:Prepared, mode:str, fp16:bool=False) -> dict:
+    "The 95 % paired bootstrap interval of a model's Δ mAP50-95 against FP32 over the run's images (`--bootstrap` draws)."
+    from auto_quantize_model.coco import paired_bootstrap_delta
+    rd, d = prep.run_dir, prep.eval_data
+    b = paired_bootstrap_delta(d["coco"], read_json(rd.coco_dir()/"predictions.json"),
+                               read_json(rd.coco_dir(mode, fp16)/"predictions.json"), d["ids"], prep.spec.bootstrap,
+                               show_progress=False)
+    return {k: b[k] for k in ("low", "high", "level", "resamples", "seed")}
+
 def evaluate_mode(prep:Prepared, res:ModeResult, fp:dict, sw:Stopwatch) -> ModeResult:
     "Evaluate one mode's quantized model (and FP16 variant) and write its deltas: `res` with its COCO results."
-    mode = res.mode
+    mode, boot = res.mode, prep.spec.bootstrap
     with sw("eval_quant"): q = evaluate_model(prep, res.paths["quant_onnx"], mode, desc=mode.upper())
     deltas = metric_deltas(fp, q, mode); q16 = None
+    if boot:
+        with sw("bootstrap"): deltas["delta_mAP_50_95_interval"] = delta_interval(prep, mode)
     if prep.spec.fp16:
         with sw("eval_fp16"): q16 = evaluate_model(prep, res.paths["fp16_onnx"], mode, True, mode.upper() + " FP16")
         deltas["fp16"] = metric_deltas(fp, q16, mode + "-fp16")
+        if boot: deltas["fp16"]["delta_mAP_50_95_interval"] = delta_interval(prep, mode, fp16=True)
     write_json(prep.run_dir.deltas_json(mode), deltas)
     return dataclasses.replace(res, metrics_fp32=fp, metrics_quant=q, metrics_fp16=q16, deltas=deltas)
 

@@ -13,7 +13,7 @@ from .spec import RunSpec, default_run_root
 
 # %% auto #0
 __all__ = ['ONNX_KINDS', 'ID_FILES', 'RunDir', 'now_iso', 'sigterm_raises', 'group_summary', 'off_mode_bits_summary',
-           'ptq_summary', 'fp16_summary', 'metrics_line', 'ModeResult', 'ray_summary', 'RunResult']
+           'ptq_summary', 'fp16_summary', 'metrics_line', 'interval_text', 'ModeResult', 'ray_summary', 'RunResult']
 
 # %% ../nbs/06c_rundir.ipynb #c74bc949
 ONNX_KINDS = {"fp32": "{stem}-fp32.onnx", "quant": "{stem}-{mode}-qcdq-ptq.onnx", "int4": "{stem}-{mode}-qdq-int4.onnx",
@@ -209,6 +209,11 @@ def metrics_line(label:str, m:dict) -> str:
     return (f"  {label}: mAP50-95 {m['mAP_50_95']:.4f}  mAP50 {m['mAP_50']:.4f}  ({m['images']} images, "
             f"{m['detections']} detections, inference median {lat} ms on {m['providers']['used'][0]})")
 
+def interval_text(deltas:dict) -> str:
+    "` (95 % interval -0.0361 to -0.0103)` when `deltas` carry a bootstrap interval of Δ mAP50-95, else nothing."
+    iv = deltas.get("delta_mAP_50_95_interval")
+    return f" ({100 * iv['level']:.0f} % interval {iv['low']:+.4f} to {iv['high']:+.4f})" if iv else ""
+
 # %% ../nbs/06c_rundir.ipynb #4c70c43d
 @dataclass
 class ModeResult:
@@ -245,11 +250,11 @@ def summary(self:ModeResult) -> list:
 def coco_summary(self:ModeResult) -> list:
     "The quantized model's COCO line and its deltas against FP32 (and the FP16 variant's)."
     d, md = self.deltas, self.mode
-    lines = [metrics_line(md, self.metrics_quant), f"    delta mAP50-95 {d['delta_mAP_50_95']:+.4f}, delta mAP50 "
+    lines = [metrics_line(md, self.metrics_quant), f"    delta mAP50-95 {d['delta_mAP_50_95']:+.4f}{interval_text(d)}, delta mAP50 "
              f"{d['delta_mAP_50']:+.4f}, latency ratio {md}/fp32 {d['latency_ratio_quant_over_fp32']:.3f}"]
     if "fp16" in d:
-        lines += [metrics_line(md + " fp16", self.metrics_fp16), f"    delta mAP50-95 {d['fp16']['delta_mAP_50_95']:+.4f}, "
-                  f"latency ratio fp16/fp32 {d['fp16']['latency_ratio_quant_over_fp32']:.3f}"]
+        lines += [metrics_line(md + " fp16", self.metrics_fp16), f"    delta mAP50-95 {d['fp16']['delta_mAP_50_95']:+.4f}"
+                  f"{interval_text(d['fp16'])}, latency ratio fp16/fp32 {d['fp16']['latency_ratio_quant_over_fp32']:.3f}"]
     return lines
 
 # %% ../nbs/06c_rundir.ipynb #8421419d

@@ -2,9 +2,11 @@
 
     .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
         [--calib-images 64] [--only NAME ...] [--set w4a16|a8] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
+        [--resamples 400]
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
-ids, calibration ids disjoint from them). Prints a markdown table and writes JSON + markdown (default
+ids, calibration ids disjoint from them); its Δ has the 95 % paired bootstrap interval over the evaluated images
+(`coco.paired_bootstrap_delta`, `--resamples` draws: the range that other draws of as many images would give). Prints a markdown table and writes JSON + markdown (default
 tmp/benchmarks/accuracy.*). `--m-time` also times the default configuration on yolov10m.yaml (random weights, 640 px,
 calibration images from the same data). `--ray` runs the configurations as Ray tasks side by side (each with this
 process's torch thread count, so every row is what it is without Ray).
@@ -76,14 +78,25 @@ def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str) -> dict:
     from auto_quantize_model.spec import RunSpec
     t = time.perf_counter()
     spec = RunSpec.build(mode=mode, run_root=root, run_id=run_id, providers="cpu", **data, **cfg)
-    r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
+    run = run_full(spec, log=lambda *x: None, show_progress=False); r = run.modes[mode]
     d, ex = r.deltas, r.export
     share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
     return dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
                 delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
                 weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
                 stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
-                QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1))
+                QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1), run_dir=str(run.run_dir))
+
+def delta_interval_points(run_dir, mode:str, resamples:int) -> list:
+    "The 95 % paired bootstrap interval (points) of a run's Δ mAP50-95 (mode vs FP32) over the run's evaluated images."
+    from auto_quantize_model.coco import load_coco, paired_bootstrap_delta, read_image_ids_file
+    from auto_quantize_model.core import read_json
+    from auto_quantize_model.rundir import RunDir
+    rd = RunDir(run_dir)
+    coco = load_coco(read_json(rd.run_json)["evaluation"]["annotations"])
+    b = paired_bootstrap_delta(coco, read_json(rd.coco_dir()/"predictions.json"), read_json(rd.coco_dir(mode)/"predictions.json"),
+                               read_image_ids_file(rd.ids_file()), resamples, show_progress=False)
+    return [round(100 * b["low"], 2), round(100 * b["high"], 2)]
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,6 +106,7 @@ def main(argv=None):
     ap.add_argument("--set", choices=["w4a16", "a8"], help="the rows of README's W4A16 or A8 tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
+    ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each row's interval of Δ (0: none)")
     ap.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                     help="run the configurations as Ray tasks (alone: a local runtime; or a cluster address)")
     a = ap.parse_args(argv)
@@ -128,7 +142,8 @@ def main(argv=None):
         for n, (i, mode, cfg) in todo.items():
             try: report(n, measure(n, mode, cfg, data, root, f"r{i}"))
             except Exception as e: report(n, error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    out = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
+    for r in rows if a.resamples else []: r["delta_interval_points"] = delta_interval_points(r["run_dir"], r["mode"], a.resamples)
+    out = dict(resamples=a.resamples, weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
                versions=package_versions())
     if a.m_time:
         t = time.perf_counter()
@@ -137,12 +152,14 @@ def main(argv=None):
         out["yolov10m_default"] = dict(wall_times_s=r.wall_times_s, total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in r.wall_times_s.items()), flush=True)
-    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) |",
-          "|---|---|---|---|---|---|---|---|"]
-    if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({rows[0]['images']} images)\n")
-    md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {100*r['weight_share_8bit']:.1f}% | "
+    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 95 % interval | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({rows[0]['images']} images); intervals: paired bootstrap "
+                          f"over those images, {a.resamples} draws\n")
+    iv = lambda r: "[{:+.2f}, {:+.2f}]".format(*r["delta_interval_points"]) if "delta_interval_points" in r else ""
+    md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {iv(r)} | {100*r['weight_share_8bit']:.1f}% | "
            f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |" for r in rows]
-    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | |" for r in failed]
+    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | | |" for r in failed]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

@@ -2,7 +2,8 @@
 Brevitas 0.13, each applied to the project's Brevitas model and scored on the same COCO images.
 
     OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/levers.py [--weights real] [--data-root real]
-        [--max-images 100] [--calib-images 16] [--only NAME ...] [--skip NAME ...] [--out tmp/benchmarks/levers]
+        [--max-images 100] [--calib-images 16] [--only NAME ...] [--skip NAME ...] [--resamples 400]
+        [--out tmp/benchmarks/levers]
 
 The model, the calibration images and the evaluation ids come from `prepare_run` (as `aqm run`); every row starts from
 the project's per-channel 4-bit Brevitas model (asymmetric unless its name says symmetric absmax), applies one lever with
@@ -12,10 +13,15 @@ correction) and RTN as references; Brevitas GPFQ and Qronos (`gpfq_mode`), MagR 
 project's GPTQ, Brevitas learned rounding by blocks (`brevitas_examples.common.learned_round`): AdaRound's hard
 sigmoid with Adam and a rounding regulariser over the block (BRECQ-style), and the identity parametrisation with
 `SignSGD` (AutoRound-style), from symmetric absmax grids and from asymmetric ones ("asym zero point": the zero point is
-rounded to nearest, not by the learned rounding); and two checks of where the project default's error comes from: its
-depthwise convs kept at 8 bits, and its calibration images doubled by their mirror images. Iterations are cut for CPU
-time (`MAGR`, `ROUND_ITERS`).
-Writes `<out>.md` and `<out>.json`; a lever that fails is a row with status `failed` and its error.
+rounded to nearest, not by the learned rounding); two checks of where the project default's error comes from: its
+depthwise convs kept at 8 bits, and its calibration images doubled by their mirror images; and four variants of the
+project's GPTQ: Hessians from every input column instead of 32768 sampled, each conv's inputs taken with the convs
+before it in its block already quantized, the low and high ends of each channel's range clipped by separately
+searched ratios, and input channels scaled AWQ-style by a power of their RMS chosen per conv (this row is scored from
+the float graph of its dequantized weights, which a QCDQ graph with a per-input-channel `Mul` would compute). Iterations
+are cut for CPU time (`MAGR`, `ROUND_ITERS`).
+Each row's Δ vs FP32 and vs the project default has its 95 % paired bootstrap interval over the evaluated images
+(`coco.paired_bootstrap_delta`, `--resamples` draws). Writes `<out>.md` and `<out>.json`; a lever that fails is a row with status `failed` and its error.
 """
 import argparse, copy, functools, os, tempfile, time, traceback
 os.environ.setdefault("TQDM_DISABLE", "1")  # Brevitas' per-layer progress bars
@@ -184,6 +190,79 @@ def flipped_calibration(model, cal):
     "The project's default calibrated on twice the images: each calibration image and its mirror image."
     return project_default(model, torch.cat([cal, cal.flip(-1)]))
 
+def gptq_grid_model(model, cal, **options):
+    "The project's default GPTQ (`gptq_model`: asymmetric, act order, bias correction) with `options`, as a Brevitas model."
+    from auto_quantize_model.calib import gptq_model, rounding_mismatches
+    from auto_quantize_model.ptq import conv_bit_plan, quantize_model_brevitas_ptq
+    cfg = _ptq()(algorithm="gptq"); plan = conv_bit_plan(model, cfg)
+    baked = gptq_model(model, cal, plan, cfg, True, BATCH, show_progress=False, **options)[0]
+    qmodel = quantize_model_brevitas_ptq(baked, cfg, plan)[0]
+    if bad := rounding_mismatches(baked, qmodel, plan): raise RuntimeError(f"{bad} weights left the GPTQ grid in Brevitas")
+    return qmodel
+
+CLIP_RATIOS = (1.0, 0.9, 0.8, 0.7, 0.6)  # fractions of a channel's negative and of its positive range, searched apart
+
+def gptq_search_clipping_apart(W, H, bits, asym=False, ratios=None, act_order=True, damp=0.01, cols=None):
+    "`gptq_scale_search` whose asymmetric candidates clip each row's low and high ends by separate ratios (25 pairs)."
+    import itertools
+    from auto_quantize_model import calib
+    if not asym or cols is not None and len(cols) > 1: return _GPTQ_SCALE_SEARCH(W, H, bits, asym, ratios, act_order, damp, cols)
+    g, o, d = W.shape
+    lo_r, hi_r = (torch.tensor(r, dtype=torch.float64) for r in zip(*itertools.product(CLIP_RATIOS, CLIP_RATIOS)))
+    K, cols = len(lo_r), calib.scale_groups(d)
+    Wk = W.double().repeat(1, K, 1)
+    lo = Wk.amin(-1).clamp(max=0) * lo_r.repeat_interleave(o)
+    s = ((Wk.amax(-1).clamp(min=0) * hi_r.repeat_interleave(o) - lo) / (2 ** int(bits) - 1)).clamp_min(1e-12)
+    s, z = s[..., None], torch.round(-lo / s)[..., None]
+    Q = calib.gptq_grid(Wk, H, s, bits, z, act_order, damp, cols=cols) - z
+    D = Wk - Q * s
+    err = ((D @ H.double()) * D).sum(-1).reshape(g, K, o)
+    best = err.argmin(1, keepdim=True)
+    pick = lambda t: torch.gather(t.reshape(g, K, o, -1), 1, best[..., None].expand(g, 1, o, t.shape[-1])).squeeze(1)
+    return pick(Q).float(), pick(s).float(), torch.gather(err, 1, best).squeeze(1)
+
+def clipping_apart(model, cal):
+    "The project's default with each channel's low and high range ends clipped by separately searched ratios."
+    from unittest import mock
+    from auto_quantize_model import calib
+    global _GPTQ_SCALE_SEARCH; _GPTQ_SCALE_SEARCH = calib.gptq_scale_search
+    with mock.patch.object(calib, "gptq_scale_search", gptq_search_clipping_apart): return gptq_grid_model(model, cal)
+
+AWQ_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # exponents of the input channels' RMS tried as their scales, per conv
+
+def awq_gptq_conv_(conv, H, mean, bits=4, scales="channel", weight_quant="asym", act_order=True, bias_correction=True,
+                   group_size=0):
+    "GPTQ of `conv` after its input channels are scaled by `rms ** alpha` (AWQ-style), the alpha of least output error."
+    from auto_quantize_model import calib
+    assert (scales, weight_quant, group_size) == ("channel", "asym", 0), "the project default's per-channel grids only"
+    w, g = conv.weight.detach(), conv.groups
+    W, H = w.reshape(g, w.shape[0] // g, -1).double(), H.double()
+    k, d = w[0, 0].numel(), W.shape[-1]
+    rms = torch.diagonal(H, dim1=1, dim2=2).clamp_min(0).sqrt().reshape(g, d // k, k).mean(-1).clamp_min(1e-6)
+    best = None
+    for a in AWQ_ALPHAS:
+        b = rms.pow(a); b = (b / b.log().mean(-1, keepdim=True).exp()).repeat_interleave(k, -1)[:, None, :]
+        Qi, s, _ = calib.gptq_scale_search(W * b, H / b.transpose(1, 2) / b, bits, True, act_order=act_order)
+        Q = Qi.double() * s.double() / b
+        err = (((W - Q) @ H) * (W - Q)).sum().item()
+        if best is None or err < best[0]: best = (err, Q)
+    Q = best[1]
+    if bias_correction and conv.bias is not None: conv.bias.data += ((W - Q) @ mean.double()[..., None]).reshape(-1).to(w.dtype)
+    conv.weight.data = Q.reshape(w.shape).to(w.dtype)
+    return {}
+
+def awq_scaled_inputs(model, cal):
+    """The project's default GPTQ on input channels scaled AWQ-style: returns the float model of its dequantized
+    weights (a QCDQ graph would need a per-input-channel `Mul` after `DequantizeLinear`; it computes the same)."""
+    from unittest import mock
+    from auto_quantize_model import calib
+    from auto_quantize_model.ptq import conv_bit_plan
+    cfg = _ptq()(algorithm="gptq"); plan = conv_bit_plan(model, cfg)
+    with mock.patch.object(calib, "gptq_conv_", awq_gptq_conv_):
+        baked = calib.gptq_model(model, cal, plan, cfg, True, BATCH, show_progress=False)[0]
+    baked.scored_as_float_graph = True  # `run_lever` exports it with `export_fp32_onnx`
+    return baked
+
 LEVERS = {
     "RTN asym (reference)": rtn_model,
     "RTN absmax, symmetric (reference for learned round)": rtn_absmax,
@@ -200,6 +279,10 @@ LEVERS = {
     "asym zero point: learned round by blocks, identity + SignSGD (AutoRound-style)": functools.partial(autoround, base=rtn_model),
     "project default, depthwise convs at 8 bits": depthwise_8bit,
     "project default, calibration doubled by mirror images": flipped_calibration,
+    "project default, Hessians from every input column (not 32768 sampled)": functools.partial(gptq_grid_model, max_columns=10**9),
+    "project default, each conv's inputs from the block's convs before it quantized": functools.partial(gptq_grid_model, sequential=True),
+    "project default, low and high range ends clipped by separate ratios": clipping_apart,
+    "project default on input channels scaled AWQ-style (alpha searched per conv)": awq_scaled_inputs,
 }
 
 def evaluate(prep, onnx_path, out_dir):
@@ -211,7 +294,7 @@ def evaluate(prep, onnx_path, out_dir):
 def run_lever(name, fn, prep, cal, probe, work, fp):
     "One row: quantize with the lever (timed), calibration output SQNR, QCDQ export, COCO evaluation; or the error."
     from auto_quantize_model.calib import output_sqnr_db
-    from auto_quantize_model.export import export_brevitas_qcdq_onnx
+    from auto_quantize_model.export import export_brevitas_qcdq_onnx, export_fp32_onnx
     slug = "".join(c if c.isalnum() else "-" for c in name.lower())[:50]
     row = dict(name=name, status="failed")
     try:
@@ -220,27 +303,48 @@ def run_lever(name, fn, prep, cal, probe, work, fp):
         qmodel, extra = qmodel if isinstance(qmodel, tuple) else (qmodel, 0.0)  # extra: shared work done earlier
         row["quantize_s"] = round(time.perf_counter() - t + extra, 1)
         row["calib_output_sqnr_db"] = round(output_sqnr_db(prep.model, qmodel, probe, BATCH), 3)
-        path = export_brevitas_qcdq_onnx(qmodel, work/slug/"model-qcdq.onnx", prep.imgsz)
+        path = (export_fp32_onnx(qmodel, work/slug/"model-float.onnx", prep.imgsz) if getattr(qmodel, "scored_as_float_graph", 0)
+                else export_brevitas_qcdq_onnx(qmodel, work/slug/"model-qcdq.onnx", prep.imgsz))
         m = evaluate(prep, path, work/slug)
         row.update(status="ok", mAP_50_95=m["mAP_50_95"], mAP_50=m["mAP_50"],
-                   delta_points=round(100 * (m["mAP_50_95"] - fp["mAP_50_95"]), 2))
+                   delta_points=round(100 * (m["mAP_50_95"] - fp["mAP_50_95"]), 2), predictions=str(work/slug/"predictions.json"))
     except Exception as e:
         row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
         traceback.print_exc()
     return row
+
+def interval_points(prep, reference, other, resamples) -> list:
+    "The 95 % paired bootstrap interval of Δ mAP50-95 (points) between two predictions files on the run's ids."
+    from auto_quantize_model.coco import paired_bootstrap_delta
+    from auto_quantize_model.core import read_json
+    b = paired_bootstrap_delta(prep.eval_data["coco"], read_json(reference), read_json(other), prep.eval_data["ids"],
+                               resamples, show_progress=False)
+    return [round(100 * b["low"], 2), round(100 * b["high"], 2)]
+
+def add_intervals(rows, prep, fp_predictions, resamples):
+    "Each row's interval of Δ vs FP32 and vs the project default's row (the same image draws for every row)."
+    ref = next((r for r in rows if r["name"].startswith("project default") and r["status"] == "ok"), None)
+    for r in rows:
+        if r["status"] != "ok": continue
+        r["delta_interval_points"] = interval_points(prep, fp_predictions, r["predictions"], resamples)
+        if ref: r["vs_default_interval_points"] = interval_points(prep, ref["predictions"], r["predictions"], resamples)
+
+def _iv(r, k): return f"[{r[k][0]:+.2f}, {r[k][1]:+.2f}]" if k in r else ""
 
 def markdown(res) -> str:
     "The result table, with each row's difference to the project's default."
     ref = next((r for r in res["rows"] if r["name"].startswith("project default") and r["status"] == "ok"), None)
     md = [f"FP32 mAP50-95 {res['fp32']['mAP_50_95']:.4f} on {res['images']} images ({res['weights']}, {res['imgsz']} px), "
           f"{res['calib_images']} calibration images\n",
-          "| lever | status | mAP50-95 | Δ vs FP32 (points) | Δ vs project default (points) | calib output SQNR (dB) | quantize time (s) |",
-          "|---|---|---|---|---|---|---|"]
+          f"Intervals: 95 % paired bootstrap over the evaluated images ({res.get('resamples')} draws).\n",
+          "| lever | status | mAP50-95 | Δ vs FP32 (points) | interval | Δ vs project default (points) | interval | calib output SQNR (dB) | quantize time (s) |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         if r["status"] != "ok":
-            md.append(f"| {r['name']} | failed: {r.get('error', '')} | | | | | {r.get('quantize_s', '')} |"); continue
+            md.append(f"| {r['name']} | failed: {r.get('error', '')} | | | | | | | {r.get('quantize_s', '')} |"); continue
         vs = f"{100 * (r['mAP_50_95'] - ref['mAP_50_95']):+.2f}" if ref else ""
-        md.append(f"| {r['name']} | ok | {r['mAP_50_95']:.4f} | {r['delta_points']:+.2f} | {vs} | "
+        md.append(f"| {r['name']} | ok | {r['mAP_50_95']:.4f} | {r['delta_points']:+.2f} | {_iv(r, 'delta_interval_points')} | "
+                  f"{vs} | {_iv(r, 'vs_default_interval_points')} | "
                   f"{r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |")
     return "\n".join(md) + "\n"
 
@@ -250,6 +354,7 @@ def main(argv=None):
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=16)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the lever names to run")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the lever names to leave out")
+    ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each interval (0: none)")
     ap.add_argument("--out", default="tmp/benchmarks/levers")
     a = ap.parse_args(argv)
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -274,7 +379,8 @@ def main(argv=None):
         print(f"{name}: " + (f"mAP50-95 {r['mAP_50_95']:.4f} ({r['delta_points']:+.2f} points), SQNR "
                              f"{r['calib_output_sqnr_db']} dB, {r['quantize_s']} s" if r["status"] == "ok"
                              else f"failed: {r['error']}"), flush=True)
-    res = dict(weights=a.weights, data_root=a.data_root, imgsz=prep.imgsz, images=len(prep.eval_data["ids"]),
+    if a.resamples: add_intervals(rows, prep, work/"fp32"/"predictions.json", a.resamples)
+    res = dict(resamples=a.resamples, weights=a.weights, data_root=a.data_root, imgsz=prep.imgsz, images=len(prep.eval_data["ids"]),
                calib_images=len(cal), fp32=dict(mAP_50_95=fp["mAP_50_95"], mAP_50=fp["mAP_50"]), rows=rows,
                versions=package_versions())
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
