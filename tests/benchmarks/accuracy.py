@@ -6,7 +6,8 @@
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
 ids, calibration ids disjoint from them); its Δ has the 95 % paired bootstrap interval over the evaluated images
-(`coco.paired_bootstrap_delta`, `--resamples` draws: the range that other draws of as many images would give). Prints a markdown table and writes JSON + markdown (default
+that the run writes (`--bootstrap`, here `--resamples` draws: the range other draws of as many images would give).
+Prints a markdown table and writes JSON + markdown (default
 tmp/benchmarks/accuracy.*). `--m-time` also times the default configuration on yolov10m.yaml (random weights, 640 px,
 calibration images from the same data). `--ray` runs the configurations as Ray tasks side by side (each with this
 process's torch thread count, so every row is what it is without Ray).
@@ -72,31 +73,22 @@ def stored_bits_per_weight(layers:list) -> float:
         n += r["n_weights"]; bits += r["bits"] * r["n_weights"] + scales * (32 + (8 if r["weight_quant"] == "asym" else 0))
     return round(bits / max(n, 1), 2)
 
-def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str) -> dict:
+def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str, resamples:int=0) -> dict:
     "One configuration as a full `aqm run` on the benchmark's data: its row of the table."
     from auto_quantize_model.run import run_full
     from auto_quantize_model.spec import RunSpec
     t = time.perf_counter()
-    spec = RunSpec.build(mode=mode, run_root=root, run_id=run_id, providers="cpu", **data, **cfg)
-    run = run_full(spec, log=lambda *x: None, show_progress=False); r = run.modes[mode]
+    spec = RunSpec.build(mode=mode, run_root=root, run_id=run_id, providers="cpu", bootstrap=resamples, **data, **cfg)
+    r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
     d, ex = r.deltas, r.export
     share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
     return dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
                 delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
                 weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
                 stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
-                QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1), run_dir=str(run.run_dir))
-
-def delta_interval_points(run_dir, mode:str, resamples:int) -> list:
-    "The 95 % paired bootstrap interval (points) of a run's Δ mAP50-95 (mode vs FP32) over the run's evaluated images."
-    from auto_quantize_model.coco import load_coco, paired_bootstrap_delta, read_image_ids_file
-    from auto_quantize_model.core import read_json
-    from auto_quantize_model.rundir import RunDir
-    rd = RunDir(run_dir)
-    coco = load_coco(read_json(rd.run_json)["evaluation"]["annotations"])
-    b = paired_bootstrap_delta(coco, read_json(rd.coco_dir()/"predictions.json"), read_json(rd.coco_dir(mode)/"predictions.json"),
-                               read_image_ids_file(rd.ids_file()), resamples, show_progress=False)
-    return [round(100 * b["low"], 2), round(100 * b["high"], 2)]
+                QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1),
+                **({"delta_interval_points": [round(100 * iv["low"], 2), round(100 * iv["high"], 2)]}
+                   if (iv := d.get("delta_mAP_50_95_interval")) else {}))
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,16 +125,15 @@ def main(argv=None):
         from auto_quantize_model.cluster import call_with_torch_threads, ray_engine, run_tasks
         with ray_engine(a.ray) as eng:
             threads = torch.get_num_threads()
-            done, bad = run_tasks({n: (call_with_torch_threads, (threads, measure, n, mode, cfg, data, root, f"r{i}"))
+            done, bad = run_tasks({n: (call_with_torch_threads, (threads, measure, n, mode, cfg, data, root, f"r{i}", a.resamples))
                                    for n, (i, mode, cfg) in todo.items()}, num_cpus=min(threads, eng.node_cpus), desc="configurations")
         for n in todo:
             if n in done: report(n, done[n])
             else: report(n, error=bad[n])
     else:
         for n, (i, mode, cfg) in todo.items():
-            try: report(n, measure(n, mode, cfg, data, root, f"r{i}"))
+            try: report(n, measure(n, mode, cfg, data, root, f"r{i}", a.resamples))
             except Exception as e: report(n, error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    for r in rows if a.resamples else []: r["delta_interval_points"] = delta_interval_points(r["run_dir"], r["mode"], a.resamples)
     out = dict(resamples=a.resamples, weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
                versions=package_versions())
     if a.m_time:
