@@ -202,11 +202,11 @@ def gptq_grid_model(model, cal, **options):
 
 CLIP_RATIOS = (1.0, 0.9, 0.8, 0.7, 0.6)  # fractions of a channel's negative and of its positive range, searched apart
 
-def gptq_search_clipping_apart(W, H, bits, asym=False, ratios=None, act_order=True, damp=0.01, cols=None):
+def gptq_search_clipping_apart(W, H, bits, asym=False, ratios=None, act_order=True, damp=0.01, cols=None, fallback=None):
     "`gptq_scale_search` whose asymmetric candidates clip each row's low and high ends by separate ratios (25 pairs)."
     import itertools
     from auto_quantize_model import calib
-    if not asym or cols is not None and len(cols) > 1: return _GPTQ_SCALE_SEARCH(W, H, bits, asym, ratios, act_order, damp, cols)
+    if not asym or cols is not None and len(cols) > 1: return fallback(W, H, bits, asym, ratios, act_order, damp, cols)
     g, o, d = W.shape
     lo_r, hi_r = (torch.tensor(r, dtype=torch.float64) for r in zip(*itertools.product(CLIP_RATIOS, CLIP_RATIOS)))
     K, cols = len(lo_r), calib.scale_groups(d)
@@ -225,8 +225,8 @@ def clipping_apart(model, cal):
     "The project's default with each channel's low and high range ends clipped by separately searched ratios."
     from unittest import mock
     from auto_quantize_model import calib
-    global _GPTQ_SCALE_SEARCH; _GPTQ_SCALE_SEARCH = calib.gptq_scale_search
-    with mock.patch.object(calib, "gptq_scale_search", gptq_search_clipping_apart): return gptq_grid_model(model, cal)
+    search = functools.partial(gptq_search_clipping_apart, fallback=calib.gptq_scale_search)  # the project's search otherwise
+    with mock.patch.object(calib, "gptq_scale_search", search): return gptq_grid_model(model, cal)
 
 AWQ_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # exponents of the input channels' RMS tried as their scales, per conv
 
