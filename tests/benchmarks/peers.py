@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/benchmarks/peers.py [--set w4a16|a8] [--weights demo] [--data-root demo] [--max-images 100]
         [--calib-images 64] [--iters 300] [--quark-python PATH] [--only NAME ...] [--skip NAME ...] [--out PREFIX]
+        [--resamples 400]
 
 `--set w4a16` (default): 4-bit weights, float or 16-bit activations. `--set a8`: int8 activations (the project's W8A8
 and W4A8 next to NNCF's INT8 quantization and ONNX Runtime's `quantize_static` INT8 QDQ).
@@ -13,6 +14,9 @@ Runtime CPU, one thread, interleaved with the FP32 graph in this process, in the
 DequantizeLinear folded, `session.disable_quant_qdq=1`) and, for `--set a8`, also in ONNX Runtime's default session
 (QDQ fusion on: QLinearConv where a conv has quantized input, weight and output); the A8 rows also count the
 optimised graph's kernels in that default session.
+Each row's Δ against the first row that ran (the project's default) has its 95 % paired bootstrap interval over the
+evaluated images (`--resamples` draws; both rows scored on each draw), so a difference between rows can be read against
+what the images resolve.
 Prints a markdown table and writes PREFIX.md and PREFIX.json (default tmp/benchmarks/peers, or peers-a8).
 
 NNCF (the A8 rows) installs beside .venv without touching it; its dependencies that .venv already has are removed
@@ -149,6 +153,7 @@ def row_aqm_default(b):
     note = ("the baseline run itself (asym GPTQ + bias correction)" if b.mode == "w4a16" else
             "the baseline run itself: int8 weights (asym GPTQ + bias correction), conv inputs uint8 with zero point, MSE range (--act-quant asym-mse)")
     return dict(onnx=r.paths["quant_onnx"], quantize_s=r.wall_times_s["quantize"], metrics=r.metrics_quant,
+                predictions=b.rd.coco_dir(b.mode)/"predictions.json",
                 share4=r.export["bit_widths"].get("4", {}).get("weight_share", 0.0), note=note)
 
 def row_aqm_best(b):
@@ -313,6 +318,7 @@ def run_row(b, name, fn) -> dict:
     try:
         r = fn(b)
         m = r.pop("metrics", None) or b.evaluate(r["onnx"], name)
+        r["predictions"] = str(r.get("predictions") or Path(r["onnx"]).parent/"coco"/"predictions.json")
         r.update(status="ok", mAP_50_95=m["mAP_50_95"], delta_points=round(100 * (m["mAP_50_95"] - b.fp32["mAP_50_95"]), 2),
                  size_bytes=Path(r["onnx"]).stat().st_size, latency_ratio=b.latency_ratio(r["onnx"]), onnx=str(r["onnx"]),
                  quantize_s=round(r["quantize_s"], 1))
@@ -327,17 +333,31 @@ def run_row(b, name, fn) -> dict:
           + f" [{time.perf_counter() - t:.0f} s] {r.get('note', '')}", flush=True)
     return dict(name=name, row_s=round(time.perf_counter() - t, 1), **r)
 
+def add_paired_intervals(b, rows, resamples:int) -> dict:
+    "Each scored row's Δ mAP50-95 against the first scored row (the project's default), with its 95 % paired bootstrap interval over the evaluated images."
+    from auto_quantize_model.coco import paired_bootstrap_delta
+    from auto_quantize_model.core import read_json
+    ok = [r for r in rows if r["status"] == "ok"]
+    if not ok or resamples < 1: return {}
+    ref, preds = ok[0], {r["name"]: read_json(r["predictions"]) for r in ok}
+    for r in ok[1:]:
+        d = paired_bootstrap_delta(b.data["coco"], preds[ref["name"]], preds[r["name"]], b.ids, resamples, show_progress=False)
+        r["vs_reference_points"] = [round(100 * d[k], 2) for k in ("delta", "low", "high")]
+    return dict(name=ref["name"], resamples=resamples, level=0.95)
+
 def markdown(b, rows) -> list:
     "The results table, with a line on the FP32 baseline and the shared images."
     f = lambda v, fmt: "" if v is None else format(v, fmt)
     a8 = b.mode != "w4a16"
+    ref = next((r["name"] for r in rows if r["status"] == "ok"), "the first row")
     md = [f"FP32 mAP50-95 {b.fp32['mAP_50_95']:.4f} on {len(b.ids)} evaluation images; {len(b.calib_ids)} calibration "
           f"images; FP32 ONNX {b.fp32_onnx.stat().st_size} bytes\n",
-          "| row | status | mAP50-95 | Δ vs FP32 (points) | 4-bit weight share | quantize (s) | artifact (bytes) | CPU latency / FP32 |"
+          f"| row | status | mAP50-95 | Δ vs FP32 (points) | Δ vs {ref} [95 %] | 4-bit weight share | quantize (s) | artifact (bytes) | CPU latency / FP32 |"
           + (" CPU latency / FP32, ORT default session | kernels, ORT default session |" if a8 else "") + " note |",
-          "|---|---|---|---|---|---|---|---|" + ("---|---|" if a8 else "") + "---|"]
+          "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a8 else "") + "---|"]
     kern = lambda k: ", ".join(f"{n} {c}" for n, c in (k or {}).items())
-    return md + [f"| {r['name']} | {r['status']} | {f(r.get('mAP_50_95'), '.4f')} | {f(r.get('delta_points'), '+.2f')} | "
+    vs = lambda v: f"{v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}]" if v else ""
+    return md + [f"| {r['name']} | {r['status']} | {f(r.get('mAP_50_95'), '.4f')} | {f(r.get('delta_points'), '+.2f')} | {vs(r.get('vs_reference_points'))} | "
                  f"{f(r.get('share4'), '.1%')} | {f(r.get('quantize_s'), '.1f')} | {r.get('size_bytes', '')} | "
                  f"{f(r.get('latency_ratio'), '.3f')} |"
                  + (f" {f(r.get('latency_ratio_default_session'), '.3f')} | {kern(r.get('kernels_default_session'))} |" if a8 else "")
@@ -350,6 +370,7 @@ def parse_args(argv):
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
     ap.add_argument("--iters", type=int, default=300, help="learned-rounding steps per conv (project AdaRound, Brevitas, Quark)")
     ap.add_argument("--latency-runs", type=int, default=20)
+    ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each row's interval of Δ against the first row (0: none)")
     ap.add_argument("--quark-python", default=None, help="a python with amd-quark 0.13 installed (see the docstring)")
     ap.add_argument("--row-timeout", type=int, default=1800, help="seconds before the Quark subprocess is stopped")
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the row names to run")
@@ -359,6 +380,7 @@ def parse_args(argv):
     a.out = a.out or ("tmp/benchmarks/peers" if a.set == "w4a16" else "tmp/benchmarks/peers-a8")
     for k in ("max_images", "calib_images", "latency_runs", "row_timeout"):
         if getattr(a, k) < 1: ap.error(f"--{k.replace('_', '-')} must be at least 1, got {getattr(a, k)}")
+    if a.resamples < 0: ap.error(f"--resamples must be 0 or more, got {a.resamples}")
     if a.iters < 0: ap.error(f"--iters must be 0 or more, got {a.iters}")
     if a.quark_python and not os.access(a.quark_python, os.X_OK): ap.error(f"--quark-python is not an executable: {a.quark_python}")
     return a
@@ -375,12 +397,13 @@ def main(argv=None):
           f"{len(b.calib_ids)} calibration ids [{b.base_s:.0f} s]", flush=True)
     rows = [run_row(b, n, fn) for n, fn in (ROWS if a.set == "w4a16" else ROWS_A8).items()
             if not ((a.only and not any(s in n for s in a.only)) or any(s in n for s in a.skip))]
+    reference = add_paired_intervals(b, rows, a.resamples)
     md = markdown(b, rows)
     out = dict(command=" ".join([sys.executable, *sys.argv]), env={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "PYTHONPATH")},
                set=a.set, weights=a.weights, data_root=a.data_root, imgsz=b.imgsz,
                evaluation_ids=len(b.ids), calibration_ids=len(b.calib_ids), fp32=dict(mAP_50_95=b.fp32["mAP_50_95"],
                mAP_50=b.fp32["mAP_50"], onnx_bytes=b.fp32_onnx.stat().st_size), baseline_run_dir=str(b.rd.path),
-               best_pure_w4=BEST_PURE_W4, iters=a.iters, rows=rows, versions=package_versions(("torch", "brevitas", "onnx",
+               best_pure_w4=BEST_PURE_W4, iters=a.iters, interval_reference=reference, rows=rows, versions=package_versions(("torch", "brevitas", "onnx",
                "onnxruntime", "ultralytics", "numpy", "pycocotools", "accelerate", "nncf")))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
