@@ -313,13 +313,16 @@ def run_lever(name, fn, prep, cal, probe, work, fp):
         traceback.print_exc()
     return row
 
-def interval_points(prep, reference, other, resamples) -> list:
-    "The 95 % paired bootstrap interval of Δ mAP50-95 (points) between two predictions files on the run's ids."
+def delta_interval_points(coco, ids, reference, other, resamples) -> list:
+    "`[Δ, low, high]` in points: Δ mAP50-95 (other − reference) between two predictions files on `ids`, with its 95 % paired bootstrap interval."
     from auto_quantize_model.coco import paired_bootstrap_delta
     from auto_quantize_model.core import read_json
-    b = paired_bootstrap_delta(prep.eval_data["coco"], read_json(reference), read_json(other), prep.eval_data["ids"],
-                               resamples, show_progress=False)
-    return [round(100 * b["low"], 2), round(100 * b["high"], 2)]
+    b = paired_bootstrap_delta(coco, read_json(reference), read_json(other), ids, resamples, show_progress=False)
+    return [round(100 * b[k], 2) for k in ("delta", "low", "high")]
+
+def interval_points(prep, reference, other, resamples) -> list:
+    "The 95 % paired bootstrap interval of Δ mAP50-95 (points) between two predictions files on the run's ids."
+    return delta_interval_points(prep.eval_data["coco"], prep.eval_data["ids"], reference, other, resamples)[1:]
 
 def add_intervals(rows, prep, fp_predictions, resamples):
     "Each row's interval of Δ vs FP32 and vs the project default's row (the same image draws for every row)."

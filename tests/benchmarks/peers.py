@@ -335,15 +335,12 @@ def run_row(b, name, fn) -> dict:
 
 def add_paired_intervals(b, rows, resamples:int) -> dict:
     "Each scored row's Δ mAP50-95 against the first scored row (the project's default), with its 95 % paired bootstrap interval over the evaluated images."
-    from auto_quantize_model.coco import paired_bootstrap_delta
-    from auto_quantize_model.core import read_json
+    from levers import delta_interval_points  # this folder's levers benchmark
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok or resamples < 1: return {}
-    ref, preds = ok[0], {r["name"]: read_json(r["predictions"]) for r in ok}
     for r in ok[1:]:
-        d = paired_bootstrap_delta(b.data["coco"], preds[ref["name"]], preds[r["name"]], b.ids, resamples, show_progress=False)
-        r["vs_reference_points"] = [round(100 * d[k], 2) for k in ("delta", "low", "high")]
-    return dict(name=ref["name"], resamples=resamples, level=0.95)
+        r["vs_reference_points"] = delta_interval_points(b.data["coco"], b.ids, ok[0]["predictions"], r["predictions"], resamples)
+    return dict(name=ok[0]["name"], resamples=resamples, level=0.95)
 
 def markdown(b, rows) -> list:
     "The results table, with a line on the FP32 baseline and the shared images."
