@@ -11,7 +11,7 @@ ARGS ?=
 REPORTS ?= reports/out
 PARAMS ?=
 
-.PHONY: install report demo test test-notebooks test-pytest test-slow readme
+.PHONY: install report demo test test-notebooks test-pytest test-slow docs readme gpu-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,20 +24,17 @@ install: $(BIN)/python
 # The main job: the HTML report of a full run (quantize, export, validate, COCO FP32 vs quantized). The user's
 # checkpoint and COCO when present (or given: WEIGHTS=... DATA_ROOT=...), else the bundled demo.
 report: install
-	@mkdir -p $(REPORTS)
-	@nb=$(REPORTS)/aqm_report-$(MODE)-$$(date +%Y-%m-%d_%H-%M-%S).ipynb; \
-	$(BIN)/papermill reports/aqm_report.ipynb $$nb -k python3 -p mode $(MODE) -p weights $(WEIGHTS) -p data_root $(DATA_ROOT) \
-	  -p max_images $(MAX_IMAGES) $(PARAMS) && \
-	$(BIN)/jupyter nbconvert --to html --no-input $$nb && echo "report: $${nb%.ipynb}.html"
+	$(BIN)/aqm report --out $(REPORTS) -p mode $(MODE) -p weights $(WEIGHTS) -p data_root $(DATA_ROOT) -p max_images $(MAX_IMAGES) $(PARAMS)
 
 # The same job without the report: `aqm run`, results in JSON under the run directory.
 demo: install
 	$(BIN)/aqm run --weights $(WEIGHTS) --data-root $(DATA_ROOT) --mode $(MODE) --max-images $(MAX_IMAGES) $(ARGS)
 
+# The notebooks and pytest side by side, each with two processes of one math thread: neither phase's last, longest
+# test leaves a core idle (each phase's output is printed when it ends).
 test: install
-	$(MAKE) test-notebooks test-pytest
+	$(MAKE) -j 2 --output-sync=target test-notebooks test-pytest
 
-# Two test processes on two cores: one math thread each (more threads per process only wait for each other).
 test-notebooks:
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
@@ -49,6 +46,12 @@ test-slow: install
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --flags slow
 	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m slow -p no:cacheprovider .
 
-# README.md is generated from nbs/index.ipynb.
-readme:
+# ONNX Runtime's CUDA (and TensorRT) provider on the project's artifacts; says so in one line where there is no GPU.
+gpu-check: install
+	$(BIN)/python tests/benchmarks/gpu_check.py
+
+# README.md is generated from nbs/index.ipynb, docs/results.md from nbs/26_results.ipynb.
+docs:
 	$(BIN)/jupyter nbconvert --to markdown --no-input --output-dir . --output README nbs/index.ipynb
+	$(BIN)/jupyter nbconvert --to markdown --no-input --output-dir docs --output results nbs/26_results.ipynb
+readme: docs

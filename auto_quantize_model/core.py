@@ -8,9 +8,10 @@ import contextlib, datetime, hashlib, json, math, os, platform, re, sys, tempfil
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MAX_STRIDE', 'MAX_IMGSZ', 'AqmError', 'Terminated', 'check_file', 'check_dir', 'current_umask', 'atomic_path',
-           'to_jsonable', 'write_json', 'read_json', 'write_text', 'timestamp_run_id', 'check_new_run_dir',
-           'create_run_dir', 'check_imgsz', 'asset_path', 'package_versions', 'Stopwatch', 'file_sha256', 'file_record']
+__all__ = ['RUN_ID_RE', 'MAX_STRIDE', 'MAX_IMGSZ', 'AqmError', 'Terminated', 'error_message', 'check_file', 'check_dir',
+           'current_umask', 'atomic_path', 'to_jsonable', 'write_json', 'read_json', 'write_text', 'timestamp_run_id',
+           'check_run_id', 'check_new_run_dir', 'create_run_dir', 'check_imgsz', 'asset_path', 'package_versions',
+           'Stopwatch', 'file_sha256', 'file_record', 'progress']
 
 # %% ../nbs/00_core.ipynb #97af3d02
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -19,9 +20,25 @@ os.environ.setdefault("YOLO_VERBOSE", "False")
 # %% ../nbs/00_core.ipynb #ae720f64
 class AqmError(Exception):
     "An error caused by the user's input; its message is one line that names the problem."
+    def _render_traceback_(self) -> list: return [f"aqm: error: {self}"]  # in a notebook (IPython), this line, not a traceback
 
 class Terminated(SystemExit):
-    "Raised in the main thread of a recorded run when the process receives SIGTERM (exit status 143)."
+    "Raised in the main thread of a run when the process receives SIGTERM or SIGINT (exit status 128 + the signal's number)."
+    @property
+    def signal_name(self) -> str:
+        import signal
+        return signal.Signals(self.code - 128).name
+
+# %% ../nbs/00_core.ipynb #be102f9f
+def error_message(fn, # a call that must fail
+                  contains:str="", # text the message must hold
+                 ) -> str:
+    "The one-line message of the exception `fn()` raises (an `AqmError`, for anything a user causes); `AssertionError` if it raises none, or one without `contains`."
+    try: fn()
+    except Exception as e:
+        assert contains in str(e), f"{contains!r} not in {str(e)!r}"
+        return str(e)
+    raise AssertionError(f"no exception raised (expected one with {contains!r})")
 
 # %% ../nbs/00_core.ipynb #28f45c7e
 def check_file(path, # file that must exist
@@ -102,28 +119,41 @@ def timestamp_run_id(now=None, # time to format; default: now
     return (now or datetime.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
 
 # %% ../nbs/00_core.ipynb #dea17d09
-_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a plain folder name: no path, no '.' or '..', at most 128 characters
+
+def check_run_id(run_id:str) -> str:
+    "`run_id` if it is a plain folder name (letters, digits, '.', '_', '-'; at most 128), else `AqmError`."
+    if not RUN_ID_RE.match(str(run_id)):
+        raise AqmError(f"invalid --run-id {str(run_id)[:60]!r}: a folder name of at most 128 letters, digits, '.', '_' and '-', "
+                       "starting with a letter or digit (never a path)")
+    return str(run_id)
 
 def check_new_run_dir(run_root, # directory holding runs
                       run_id:str, # name of this run
                      ) -> Path:
     "Return `run_root/run_id` after checking that the id is a plain name and that no such run exists yet."
-    if not _RUN_ID_RE.match(str(run_id)): raise AqmError(f"invalid --run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
-    d = Path(run_root).expanduser()/str(run_id)
+    d = Path(run_root).expanduser()/check_run_id(run_id)
     if d.exists(): raise AqmError(f"run directory already exists, choose another --run-id: {d}")
     return d
 
 def create_run_dir(run_root, # directory holding runs
                    run_id:str=None, # name of this run; default: a timestamp
+                   unique:bool=False, # a taken id gets `-2`, `-3`, ... instead of an error (default ids)
                   ) -> Path:
-    "Create and return a new, empty run directory; never reuse an existing one."
-    d = check_new_run_dir(run_root, run_id or timestamp_run_id())
-    try:
-        d.parent.mkdir(parents=True, exist_ok=True)
-        d.mkdir()
-    except FileExistsError: raise AqmError(f"run directory already exists, choose another --run-id: {d}") from None
-    except OSError as e: raise AqmError(f"cannot create the run directory {d}: {e.strerror or e}") from None
-    return d
+    "Create and return a new, empty run directory; never reuse an existing one, never leave an empty run root behind."
+    root, base = Path(run_root).expanduser(), check_run_id(run_id or timestamp_run_id())
+    made = [p for p in (root, *root.parents) if not p.exists()]
+    for k in range(1, 1000 if unique else 2):
+        d = root/(base if k == 1 else f"{base}-{k}")
+        try:
+            root.mkdir(parents=True, exist_ok=True); d.mkdir(); return d
+        except FileExistsError:
+            if not unique: raise AqmError(f"run directory already exists, choose another --run-id: {d}") from None
+        except OSError as e:
+            for p in made:
+                with contextlib.suppress(OSError): p.rmdir()
+            raise AqmError(f"cannot create the run directory {d}: {e.strerror or e}") from None
+    raise AqmError(f"no free run id after {base}-999 in {root}: give --run-id")
 
 # %% ../nbs/00_core.ipynb #6f9f5642
 MAX_STRIDE, MAX_IMGSZ = 32, 4096
@@ -184,3 +214,10 @@ def file_record(path) -> dict:
     "Path, size and sha256 of a file."
     p = Path(path)
     return dict(path=str(p), size_bytes=p.stat().st_size, sha256=file_sha256(p))
+
+# %% ../nbs/00_core.ipynb #35f7c9a6
+def progress(it, desc:str, total:int=None, show:bool=True):
+    "`it` wrapped in a tqdm bar labelled `desc` when `show` and stderr is a terminal."
+    if not show: return it
+    from tqdm.auto import tqdm
+    return tqdm(it, desc=desc, total=total, leave=False, disable=None)

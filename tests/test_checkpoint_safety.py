@@ -36,8 +36,16 @@ def test_wrong_sha256_is_refused_before_unpickling(evil, tmp_path):
     assert_one_line_error(p, "has sha256", "refused")
     assert not marker.exists() and files_under(tmp_path/"runs") == []
 
+@pytest.fixture
+def torch_load_calls(monkeypatch):
+    "The `weights_only` argument of every `torch.load` call while the test runs (what really loaded the file)."
+    calls, real = [], torch.load
+    def spy(*a, **k): calls.append(k.get("weights_only")); return real(*a, **k)
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
 @pytest.mark.parametrize("which", ["demo", "real", "ultralytics-save", "fp16-ema"])
-def test_real_checkpoints_load_safely_by_default(which, tmp_path):
+def test_real_checkpoints_load_safely_by_default(which, tmp_path, torch_load_calls):
     from auto_quantize_model.load import load_yolov10_detection_model, save_test_checkpoint
     from auto_quantize_model.spec import resolve_weights
     from ultralytics import YOLO
@@ -45,7 +53,9 @@ def test_real_checkpoints_load_safely_by_default(which, tmp_path):
     if which in ("demo", "real"): path = resolve_weights(which)
     elif which == "ultralytics-save": path = tmp_path/"saved.pt"; YOLO("yolov10n.yaml").save(str(path))
     else: path = save_test_checkpoint(DetectionModel("yolov10n.yaml", verbose=False), tmp_path/"ema.pt", key="ema", half=True)
+    torch_load_calls.clear()
     m = load_yolov10_detection_model(path)
+    assert torch_load_calls == [True]  # torch's weights-only unpickler read it, nothing else
     assert m.aqm_checkpoint["loader"] == "weights-only, Ultralytics allow-list"
     assert m.aqm_checkpoint["sha256"] == sha256(path)
 
@@ -62,3 +72,17 @@ def test_run_records_checkpoint_artifacts_and_the_opt_in(tmp_path):
     onnx = sorted((tmp_path/"a/onnx").glob("*.onnx"))
     assert len(onnx) == 2 and rec["artifacts"] == {f.name: dict(size_bytes=f.stat().st_size, sha256=sha256(f)) for f in onnx}
     assert rec["versions"]["torch"] and rec["versions"]["ultralytics"]
+
+def test_the_opt_in_is_what_loads_the_full_pickle(tmp_path, torch_load_calls):
+    from auto_quantize_model.load import load_yolov10_detection_model
+    from auto_quantize_model.spec import resolve_weights
+    m = load_yolov10_detection_model(resolve_weights("demo"), trust_checkpoint=True)
+    assert torch_load_calls == [False] and m.aqm_checkpoint["loader"] == "full pickle (--trust-checkpoint)"
+
+def test_offline_mode_is_set_by_the_package_itself():
+    "Without YOLO_OFFLINE in the environment, importing the package switches Ultralytics offline before it loads."
+    import subprocess, sys
+    env = {k: v for k, v in os.environ.items() if k != "YOLO_OFFLINE"}
+    code = "import auto_quantize_model.load, os, ultralytics.utils as u; print(os.environ['YOLO_OFFLINE'], u.ONLINE)"
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and p.stdout.split() == ["1", "False"], (p.stdout, p.stderr[-1500:])

@@ -11,10 +11,10 @@ def umask_027(): os.umask(0o027)
 
 @pytest.fixture(scope="module")
 def run_all(tmp_path_factory, real_coco):
-    "`aqm run --mode all`: calibrated on the bundled train2017 photos, every val2017 photo evaluated, umask 027."
+    "`aqm run --mode all --fp16 --int4` at the model's 256 px: calibrated on the bundled train2017 photos, every val2017 photo evaluated, umask 027."
     root = tmp_path_factory.mktemp("runs")
-    p = aqm("run", "--weights", "real", "--data-root", "real", "--calib-data-root", "real", "--mode", "all",
-            "--max-images", 100_000, "--calib-images", 8, "--imgsz", 128, "--providers", "cpu", "--run-root", root,
+    p = aqm("run", "--weights", "real", "--data-root", "real", "--calib-data-root", "real", "--mode", "all", "--fp16", "--int4",
+            "--max-images", 100_000, "--calib-images", 16, "--act-rank-images", 0, "--bootstrap", 100, "--providers", "cpu", "--run-root", root,
             "--run-id", "all", preexec_fn=umask_027)
     return root/"all", p
 
@@ -44,7 +44,7 @@ def test_eval_every_model_of_the_run(run_all, tmp_path, which):
     run_dir = "baseline-fp32-coco" if which == "fp32" else f"ptq-{which}-coco"
     assert ours == json.loads((d/run_dir/"metrics.json").read_text())["mAP_50_95"]  # the same model, ids, numbers
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ["w4a16", "w8a8"])  # weights only, and weights with activations: the two ways a model is calibrated
 def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_path, mode):
     val = ("--images", real_coco/"val2017", "--annotations", real_coco/"annotations/instances_val2017.json")
     p = aqm("ptq", "--weights", "real", "--mode", mode, *val, "--calib-images", 4, "--imgsz", 64,
@@ -59,8 +59,41 @@ def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_p
             "--image-ids-list", tmp_path/"p/calib_ids.txt", "--out", tmp_path/"q", "--providers", "cpu")
     assert q.returncode == 2 and "calibrated this model" in q.stderr, q.stderr
 
-@pytest.mark.parametrize("mode", MODES)
-def test_sensitivity_every_mode(tmp_path, mode):
+@pytest.mark.parametrize("mode", ["w4a8", "w8a16"])  # each weight width once, with and without the activation ranking
+def test_sensitivity_of_each_weight_width(tmp_path, mode):
     p = aqm("sensitivity", "--weights", "real", "--mode", mode, "--data-root", "real", "--calib-images", 2, "--imgsz", 64,
             "--run-root", tmp_path, "--run-id", "s")
     assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]
+
+# The product's numbers on a trained model: each mode's Δ mAP50-95 against FP32 may not fall below what was measured
+# (`aqm run --weights real --data-root real --mode all --fp16 --int4 --calib-images 16 --act-rank-images 0`, one torch thread) by more than
+# the stated margin; the FP32 baseline must stay what Ultralytics' own tools give for this model (tests/test_real_photos.py).
+REAL_FP32 = 0.6092
+# Measured 2026-12-05 by this test: w4a16 -1.05, w8a16 -0.12, w4a8 -1.67, w8a8 -0.96; margin 0.5 point (other CPUs round differently).
+REAL_DELTA_BOUNDS = dict(w4a16=-1.55, w8a16=-0.62, w4a8=-2.17, w8a8=-1.46)  # points
+
+def test_accuracy_bounds_on_real_photos(run_all):
+    d, p = run_all
+    assert p.returncode == 0, p.stderr[-2000:]
+    fp = json.loads((d/"baseline-fp32-coco/metrics.json").read_text())["mAP_50_95"]
+    assert abs(fp - REAL_FP32) < 1e-4, fp
+    got = {md: 100 * json.loads((d/f"deltas_{md}.json").read_text())["delta_mAP_50_95"] for md in MODES}
+    print("real photos, Δ mAP50-95 points:", {k: round(v, 2) for k, v in got.items()})
+    assert all(got[md] >= REAL_DELTA_BOUNDS[md] for md in MODES), (got, REAL_DELTA_BOUNDS)
+
+def test_int4_is_the_qcdq_model_and_fp16_keeps_its_accuracy(run_all):
+    d, _ = run_all
+    sm = json.loads((d/"ptq_w4a16_smoke.json").read_text())
+    i4 = sm["int4"]["vs_qcdq"]  # packed INT4 (the budget's 8-bit convs left int8): the QCDQ outputs up to float rounding
+    assert i4["rows_compared"] > 0 and i4["score_max_abs_diff"] <= 1e-5 and i4["relative"] <= 1e-6, sm["int4"]
+    for md in MODES:  # the FP16 variant of each mode, scored on the same photos: within a point of its QCDQ model
+        dl = json.loads((d/f"deltas_{md}.json").read_text())
+        assert abs(dl["fp16"]["delta_mAP_50_95"] - dl["delta_mAP_50_95"]) < 0.01, (md, dl["fp16"]["delta_mAP_50_95"], dl["delta_mAP_50_95"])
+
+def test_onnx_matches_torch_on_a_trained_model(run_all):
+    d, _ = run_all
+    for md in MODES:
+        od = json.loads((d/f"ptq_{md}_smoke.json").read_text())["quant_onnx_vs_torch"]
+        assert od["rows_compared"] > 0, (md, od)  # scores large enough to match rows: the comparison means something
+        if md.endswith("a16"): assert od["relative"] <= 1e-3, (md, od)
+        else: assert od["score_max_abs_diff"] <= 0.1, (md, od)

@@ -8,10 +8,10 @@ MODES = ["w4a16", "w8a16", "w4a8", "w8a8"]
 
 @pytest.fixture(scope="module")
 def demo_all_run(tmp_path_factory):
-    "One `aqm run --mode all` on 12 demo images, 16 calibration images: every mode against one FP32 baseline."
+    "One `aqm run --mode all` on 40 demo images, 16 calibration images: every mode against one FP32 baseline."
     root = tmp_path_factory.mktemp("all")
-    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "12",
-            "--calib-images", "16", "--providers", "cpu", "--run-root", root, "--run-id", "r")
+    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "40",
+            "--calib-images", "16", "--bootstrap", "100", "--providers", "cpu", "--run-root", root, "--run-id", "r")
     assert r.returncode == 0, r.stderr[-2000:]
     for md in MODES: assert f"  {md}: mAP50-95" in r.stdout, r.stdout
     return root/"r"
@@ -24,15 +24,19 @@ def test_run_mode(demo_all_run, mode):
         assert (d/f).is_file(), f
     ev = {int(x) for x in (d/"image_ids.txt").read_text().split()}
     cal = {int(x) for x in (d/"calib_ids.txt").read_text().split()}
-    assert len(ev) == 12 and len(cal) == 16 and not ev & cal
+    assert len(ev) == 40 and len(cal) == 16 and not ev & cal
     ex = json.loads((d/f"ptq_{mode}_export.json").read_text())
     n_quant = sum(r["bits"] is not None for r in ex["layers"])
-    assert {r["bits"] for r in ex["layers"] if r["bits"]} == {int(mode[1])}
-    if mode.endswith("a8"):  # one input QuantizeLinear per quantized conv (convs reading one tensor share none)
-        assert 0 < ex["quant"]["QuantizeLinear"] <= n_quant
-        act = ex["ptq"]["activations"]  # each quantized conv's input ranked by the output error it causes alone
-        assert len(act) == n_quant and ex["ptq"]["activations_images"] == 4, (len(act), n_quant)
-        assert {r["name"] for r in act} <= {r["name"] for r in ex["layers"] if r["bits"]}
+    bits = {r["bits"] for r in ex["layers"] if r["bits"]}
+    if mode[1] == "4":  # the default budget: the convs that recover most, within 5 % of the weights, at 8 bits
+        assert bits == {4, 8} and ex["ptq"]["keep_8bit_budget"] == {"asked": "auto", "used": "5%"}, ex["ptq"]["keep_8bit_budget"]
+        n8, n = (sum(r["n_weights"] for r in ex["layers"] if r["bits"] in b) for b in ((8,), (4, 8)))
+        assert 0 < n8 <= 0.05 * n, (n8, n)
+    else: assert bits == {8}
+    if mode.endswith("a8"):  # the integer graph: every quantized conv's input and output, and SiLU's two steps, quantized
+        assert ex["quant"]["QuantizeLinear"] > n_quant, (ex["quant"]["QuantizeLinear"], n_quant)
+        act = ex["ptq"]["activations"]  # each activation quantizer ranked by the output error it causes alone
+        assert len(act) > n_quant and len({r["name"] for r in act}) == len(act) and ex["ptq"]["activations_images"] == 4
         assert [r["output_sqnr_db"] for r in act] == sorted(r["output_sqnr_db"] for r in act)
     else:
         assert ex["quant"]["QuantizeLinear"] == 0 and "activations" not in ex["ptq"]
@@ -43,13 +47,14 @@ def test_run_mode(demo_all_run, mode):
     # measured 0 to 0.054 (w4a8) and 0.012 to 0.071 (w8a8), against at most 1e-4 for A16. The bound allows for that,
     # not for a wrong graph (a missing or mis-scaled quantizer moves scores by far more than 0.1).
     od = sm["quant_onnx_vs_torch"]
-    if mode.endswith("a16"): assert od["relative"] <= 1e-3, od
+    if mode.endswith("a16"): assert od["relative"] <= 1e-3 and od["rows_compared"] > 0, od
     else: assert od["score_max_abs_diff"] <= 0.1 and od["rows_compared"] > 0, od
     k = sm["kernels"]  # what ONNX Runtime runs: weights folded in both; A8 keeps its input Q/DQ pairs around float convs
     convs = lambda ops: sum(v for n, v in ops.items() if "Conv" in n)
     assert convs(k["quant"]) == convs(k["fp32"]) > 0, k
     if mode.endswith("a16"): assert k["quant"].get("DequantizeLinear", 0) == 0 and "QuantizeLinear" not in k["quant"], k
-    else: assert k["quant"]["QuantizeLinear"] > 0 and k["quant"]["DequantizeLinear"] > 0, k
+    else:  # the integer A8 graph: every quantized conv but the head's last of each branch runs as QLinearConv
+        assert k["quant"].get("QLinearConv", 0) >= n_quant - 6 and k["quant"].get("QLinearSigmoid", 0) > 0, (k, n_quant)
     dl = json.loads((d/f"deltas_{mode}.json").read_text())
     if mode == "w8a16": assert dl["delta_mAP_50_95"] > -0.02, dl  # the sanity check: 8-bit weights lose almost nothing
 
@@ -73,10 +78,11 @@ def test_report_of_mode_all_compares_every_mode_against_one_baseline(tmp_path, d
     assert len(fps) == 1  # one FP32 baseline for all
     assert len(list((run/"onnx").glob("*-qcdq-ptq.onnx"))) == 4 and len(list(run.glob("baseline-fp32-coco"))) == 1
 
+@pytest.mark.slow  # lighter twins in `make test`: test_demo_run's sharded evaluation on Ray, and the failed Ray tasks below
 def test_mode_all_on_ray_gives_the_same_artifacts_and_metrics(demo_all_run, tmp_path):
     """The same `aqm run --mode all` on a local Ray runtime: the modes quantized as Ray tasks side by side, every evaluation
     sharded over two workers; every artifact, predictions file and metric is the local run's, to the last digit."""
-    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "12", "--calib-images", "16",
+    r = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--max-images", "40", "--calib-images", "16", "--bootstrap", "100",
             "--providers", "cpu", "--run-root", tmp_path, "--run-id", "r", "--ray", "--ray-workers", "2")
     assert r.returncode == 0, r.stderr[-2000:]
     local, on_ray = demo_all_run, tmp_path/"r"
@@ -92,13 +98,23 @@ def test_mode_all_on_ray_gives_the_same_artifacts_and_metrics(demo_all_run, tmp_
     assert (rec["status"], rec["ran_on"]["engine"], rec["ran_on"]["nodes"]) == ("done", "ray", 1)
 
 def test_failed_ray_tasks_are_named_and_the_run_records_failed(tmp_path):
-    """A mode's Ray task that fails (here: every mode's smoke check meets an unreadable image) is reported on one line
-    with the mode's name and its error, never as a traceback, and `run.json` records `failed` with that reason."""
+    """A mode's Ray task that fails (here: every mode meets a skip pattern that leaves no conv to quantize) is reported on
+    one line with the mode's name and its error, never as a traceback, and `run.json` records `failed` with that reason."""
     from conftest import assert_one_line_error
-    bad = tmp_path/"broken.jpg"; bad.write_bytes(b"not a jpeg")
     r = aqm("ptq", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--calib-images", "4", "--algorithm", "rtn",
-            "--providers", "cpu", "--smoke-image", bad, "--run-root", tmp_path, "--run-id", "r", "--ray")
-    assert_one_line_error(r, "on Ray: ", "w4a16 failed: cannot read image", "w8a8 failed: cannot read image")
+            "--providers", "cpu", "--skip", "*", "--run-root", tmp_path, "--run-id", "r", "--ray")
+    assert_one_line_error(r, "on Ray: ", "w4a16 failed: no conv layer left to quantize", "w8a8 failed: no conv layer left")
     rec = json.loads((tmp_path/"r/run.json").read_text())
-    assert rec["status"] == "failed" and "w4a8 failed: cannot read image" in rec["reason"], rec
+    assert rec["status"] == "failed" and "w4a8 failed: no conv layer left" in rec["reason"], rec
     assert not [p for p in (tmp_path/"r").rglob(".*")], "a half-written (temporary) file was left behind"
+
+# The product's numbers on a trained model (the demo detector, 40 demo images, 16 calibration images, one torch thread):
+# each mode's Δ mAP50-95 against FP32 may not fall below the measured value by more than the stated margin.
+# Measured 2026-12-05 by this test: w4a16 -1.13, w8a16 +0.31, w4a8 -1.46, w8a8 -0.25; margin 0.5 point.
+DEMO_DELTA_BOUNDS = dict(w4a16=-1.63, w8a16=-0.19, w4a8=-1.96, w8a8=-0.75)  # points
+
+def test_accuracy_bounds_on_the_demo(demo_all_run):
+    d = demo_all_run
+    got = {md: 100 * json.loads((d/f"deltas_{md}.json").read_text())["delta_mAP_50_95"] for md in MODES}
+    print("demo, Δ mAP50-95 points:", {k: round(v, 2) for k, v in got.items()})
+    assert all(got[md] >= DEMO_DELTA_BOUNDS[md] for md in MODES), (got, DEMO_DELTA_BOUNDS)

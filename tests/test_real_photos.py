@@ -7,10 +7,11 @@ import numpy as np
 import pytest, torch
 from ultralytics import YOLO
 from ultralytics.models.yolo.detect import DetectionValidator
-from auto_quantize_model.coco import category_id_map, coco_metrics, evaluate_onnx_on_coco, image_files, load_coco
+from auto_quantize_model.coco import category_id_map, coco_metrics, evaluate_onnx_on_coco
+from auto_quantize_model.data import image_files, load_coco
 from auto_quantize_model.export import export_fp32_onnx
 from auto_quantize_model.load import load_yolov10_detection_model
-from auto_quantize_model.ort import letterbox_image, read_image_bgr
+from auto_quantize_model.data import letterbox_image, read_image_bgr
 from auto_quantize_model.real import real_data_root, real_weights_path, write_real_yolo_dataset
 
 ROOT = real_data_root()
@@ -85,5 +86,5 @@ def test_project_map_equals_pycocotools_on_ultralytics_predictions(val_dataset, 
     ours = evaluate_onnx_on_coco(onnx, coco, image_files(coco, ids, ROOT/"val2017"), None, imgsz, head, "cpu")["mAP_50_95"]
     print(f"{head} {imgsz}: project {ours:.4f}, pycocotools on Ultralytics' predictions {ref:.4f}, Ultralytics val {val_map:.4f}")
     assert ref > 0.05, ref  # a model that finds things: equality of zeros would prove nothing
-    assert abs(ours - ref) <= 0.005, (ours, ref)
+    assert abs(ours - ref) <= 1e-4, (ours, ref)  # the same predictions to print precision: a resize drift moves it by 0.016
     assert abs(ours - val_map) <= 0.02, (ours, val_map)

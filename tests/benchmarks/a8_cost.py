@@ -21,8 +21,10 @@ def main(argv=None):
     from auto_quantize_model.core import write_json, package_versions
     from auto_quantize_model.spec import resolve_weights
     from auto_quantize_model.load import load_yolov10_detection_model
-    from auto_quantize_model.ptq import ptq_config_for_mode, quantize_model_brevitas_ptq
-    from auto_quantize_model.calib import calibrate_activations_, activation_sensitivity
+    from auto_quantize_model.config import ptq_config_for_mode
+    from auto_quantize_model.ptq import quantize_model_brevitas_ptq
+    from auto_quantize_model.ptq import calibrate_activations_
+    from auto_quantize_model.sensitivity import activation_sensitivity
     model = load_yolov10_detection_model(resolve_weights(a.weights))
     x = torch.rand(max(a.images, a.rank_images), 3, a.imgsz, a.imgsz, generator=torch.Generator().manual_seed(0))
     out = dict(weights=a.weights, imgsz=a.imgsz, images=a.images, torch_threads=torch.get_num_threads(), seconds={})

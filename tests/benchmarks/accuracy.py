@@ -56,8 +56,8 @@ CONFIGS = {
     "w4a8, best-recovering convs in 10% of the weights at 8 bits": ("w4a8", dict(keep_8bit_share=0.10)),
     "w4a8, groups of 32 input channels": ("w4a8", dict(group_size=32)),
     "w4a8, groups of 16, first conv and the head's last convs at 8 bits": ("w4a8", dict(group_size=16, bits_preset="first-last8")),
-    "w8a8, the costliest conv input left float": ("w8a8", dict(float_inputs=1)),
-    "w8a8, the 3 costliest conv inputs left float": ("w8a8", dict(float_inputs=3)),
+    "w8a8, the costliest conv input left float": ("w8a8", dict(float_inputs=1, a8_graph="conv-inputs")),
+    "w8a8, the 3 costliest conv inputs left float": ("w8a8", dict(float_inputs=3, a8_graph="conv-inputs")),
 }
 
 # options of the benchmark itself, not of `RunSpec`: levers measured here and not kept in the project
@@ -66,17 +66,18 @@ BENCH_ONLY = ("float_inputs",)
 @contextlib.contextmanager
 def costliest_inputs_float(n:int=0):
     "A8 runs in the block leave float the inputs of the `n` convs whose input quantizer alone costs the most output SQNR (ranked on the first 4 activation calibration images, right after the ranges are set, before bias correction)."
-    import auto_quantize_model.calib as calib
-    set_ranges = calib.calibrate_activations_
+    import auto_quantize_model.quantize as quantize
+    from auto_quantize_model.sensitivity import activation_sensitivity
+    set_ranges = quantize.calibrate_activations_
     def set_ranges_then_float(qmodel, images, batch=8):
         set_ranges(qmodel, images, batch)
         mods = dict(qmodel.named_modules())
-        for r in calib.activation_sensitivity(qmodel, images[:4], batch, show_progress=False)[:n]:
+        for r in activation_sensitivity(qmodel, images[:4], batch, show_progress=False)[:n]:
             mods[r["name"]].input_quant.disable_quant = True
         return qmodel
-    if n: calib.calibrate_activations_ = set_ranges_then_float
+    if n: quantize.calibrate_activations_ = set_ranges_then_float
     try: yield
-    finally: calib.calibrate_activations_ = set_ranges
+    finally: quantize.calibrate_activations_ = set_ranges
 
 # the rows of the A8 table (`--set a8`)
 A8_SET = ("w8a8", "w4a8")

@@ -1,9 +1,11 @@
 """Latency benchmark (run by hand, not collected by pytest): FP32 ONNX vs W4A16 QCDQ, with ONNX Runtime's default
 session and with the project's session (weight DequantizeLinear folded at load time), vs the true INT4 artifact and
 the FP16 variant (project session), and the group-wise W4A16 QCDQ (`--group-size`, the project's own weight chain), all
-interleaved in one process. `--a8` adds W8A8 and W4A8 (conv inputs at 8 bits, round to nearest, inputs calibrated on
-`--a8-calib` random images: latency depends on the graph, not on the values) in both sessions, and prints the kernels
-ONNX Runtime's optimised graph runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv).
+interleaved in one process. `--a8` adds W8A8 and W4A8 in both A8 graph forms (`--a8-graph integer`, the default, in ONNX Runtime's default session,
+which fuses it into integer kernels; `conv-inputs` in both sessions), round to nearest, ranges calibrated on `--a8-calib`
+random images (latency depends on the graph, not on the values), and prints the kernels ONNX Runtime's optimised graph
+runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv) and how many quantized convs run as
+QLinearConv.
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
         [--group-size 32] [--a8] [--a8-calib 4]
@@ -37,7 +39,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
     from auto_quantize_model.spec import resolve_weights
-    from auto_quantize_model.ptq import quantize_model_brevitas_ptq, PTQConfig
+    from auto_quantize_model.ptq import quantize_model_brevitas_ptq
+    from auto_quantize_model.config import PTQConfig
     from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx, qcdq_to_int4_qdq, qdq_to_fp16
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
     sw = Stopwatch()
@@ -59,15 +62,17 @@ def main(argv=None):
     a8 = []
     if a.a8:
         import torch
-        from auto_quantize_model.calib import quantize_model_ptq
-        from auto_quantize_model.ptq import ptq_config_for_mode
+        from auto_quantize_model.quantize import quantize_model_ptq
+        from auto_quantize_model.config import ptq_config_for_mode
         xc = torch.rand(a.a8_calib, 3, a.imgsz, a.imgsz, generator=torch.Generator().manual_seed(0))
         for mode in ("w8a8", "w4a8"):
-            with sw(f"quantize_{mode}"):
-                qa = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=0),
-                                        xc, show_progress=False)[0]
-            pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}.onnx", a.imgsz)
-            a8 += [(f"{mode}_default_session", pa, False), (f"{mode}_project_session", pa, True)]
+            for graph in ("integer", "conv-inputs"):  # the default A8 graph, and the one that quantizes conv inputs only
+                with sw(f"quantize_{mode}_{graph}"):  # `asym` ranges: the fast estimator (latency does not depend on the values)
+                    qa = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=0,
+                                                                       act_quant="asym", a8_graph=graph), xc, show_progress=False)[0]
+                pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}-{graph}.onnx", a.imgsz)
+                a8 += [(f"{mode}_{graph}_default_session", pa, False)]
+                if graph == "conv-inputs": a8 += [(f"{mode}_{graph}_project_session", pa, True)]
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]
@@ -94,10 +99,11 @@ def main(argv=None):
     for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
     kernels = {n: kernel_counts(p, f) for n, p, f in (("fp32", fp, True), ("w4a16_default_session", q, False),
                                                     ("w4a16_project_session", q, True), *a8)}
-    print("\nkernels in ONNX Runtime's optimised CPU graph:")
-    for k, v in kernels.items(): print(f"  {k}: " + ", ".join(f"{n} {c}" for n, c in v.items()))
+    n_quantized = sum(1 for n, m in model.named_modules() if type(m).__name__ == "Conv2d" and not n.endswith("dfl.conv"))
+    print(f"\nkernels in ONNX Runtime's optimised CPU graph ({n_quantized} quantized convs):")
+    for k, v in kernels.items(): print(f"  {k}: " + ", ".join(f"{n} {c}" for n, c in v.items()) + (f"; QLinearConv {v.get('QLinearConv', 0)} of {n_quantized}" if k.startswith("w") else ""))
     print("\nsizes: " + ", ".join(f"{k} {v/2**20:.1f} MB ({v/sizes['fp32']:.3f}x)" for k, v in sizes.items()))
-    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, stage_times_s=sw.times, results=results, sizes_bytes=sizes, kernels_cpu=kernels,
+    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, quantized_convs=n_quantized, stage_times_s=sw.times, results=results, sizes_bytes=sizes, kernels_cpu=kernels,
                            versions=package_versions(), cpu_count=os.cpu_count()))
     print(f"wrote {a.out}")
 

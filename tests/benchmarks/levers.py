@@ -31,12 +31,12 @@ import torch, torch.nn as nn
 BATCH = 8  # images per forward batch, as the project's PTQ
 
 def _ptq():
-    from auto_quantize_model.ptq import PTQConfig
+    from auto_quantize_model.config import PTQConfig
     return PTQConfig
 
 def rtn_model(model, cal, weight_quant="asym"):
     "The project's Brevitas model: per-channel 4-bit weights (asymmetric by default), round to nearest, no bias correction."
-    from auto_quantize_model.calib import quantize_model_ptq
+    from auto_quantize_model.quantize import quantize_model_ptq
     cfg = _ptq()(algorithm="rtn", weight_quant=weight_quant, bias_correction=False)
     return quantize_model_ptq(model, cfg, cal, BATCH, show_progress=False)[0]
 
@@ -44,7 +44,7 @@ def rtn_absmax(model, cal): return rtn_model(model, cal, "absmax")
 
 def project_default(model, cal, **options):
     "The project's default W4A16 PTQ (`algorithm auto` → its GPTQ with asymmetric grids and bias correction), with `options`."
-    from auto_quantize_model.calib import quantize_model_ptq
+    from auto_quantize_model.quantize import quantize_model_ptq
     return quantize_model_ptq(model, _ptq()(**options), cal, BATCH, show_progress=False)[0]
 
 def gpfq_family_(qmodel, cal, impl=None, act_order=True):
@@ -192,7 +192,8 @@ def flipped_calibration(model, cal):
 
 def gptq_grid_model(model, cal, **options):
     "The project's default GPTQ (`gptq_model`: asymmetric, act order, bias correction) with `options`, as a Brevitas model."
-    from auto_quantize_model.calib import gptq_model, rounding_mismatches
+    from auto_quantize_model.gptq import gptq_model
+    from auto_quantize_model.grid import rounding_mismatches
     from auto_quantize_model.ptq import conv_bit_plan, quantize_model_brevitas_ptq
     cfg = _ptq()(algorithm="gptq"); plan = conv_bit_plan(model, cfg)
     baked = gptq_model(model, cal, plan, cfg, True, BATCH, show_progress=False, **options)[0]
@@ -205,16 +206,16 @@ CLIP_RATIOS = (1.0, 0.9, 0.8, 0.7, 0.6)  # fractions of a channel's negative and
 def gptq_search_clipping_apart(W, H, bits, asym=False, ratios=None, act_order=True, damp=0.01, cols=None, fallback=None):
     "`gptq_scale_search` whose asymmetric candidates clip each row's low and high ends by separate ratios (25 pairs)."
     import itertools
-    from auto_quantize_model import calib
+    from auto_quantize_model import gptq
     if not asym or cols is not None and len(cols) > 1: return fallback(W, H, bits, asym, ratios, act_order, damp, cols)
     g, o, d = W.shape
     lo_r, hi_r = (torch.tensor(r, dtype=torch.float64) for r in zip(*itertools.product(CLIP_RATIOS, CLIP_RATIOS)))
-    K, cols = len(lo_r), calib.scale_groups(d)
+    K, cols = len(lo_r), gptq.scale_groups(d)
     Wk = W.double().repeat(1, K, 1)
     lo = Wk.amin(-1).clamp(max=0) * lo_r.repeat_interleave(o)
     s = ((Wk.amax(-1).clamp(min=0) * hi_r.repeat_interleave(o) - lo) / (2 ** int(bits) - 1)).clamp_min(1e-12)
     s, z = s[..., None], torch.round(-lo / s)[..., None]
-    Q = calib.gptq_grid(Wk, H, s, bits, z, act_order, damp, cols=cols) - z
+    Q = gptq.gptq_grid(Wk, H, s, bits, z, act_order, damp, cols=cols) - z
     D = Wk - Q * s
     err = ((D @ H.double()) * D).sum(-1).reshape(g, K, o)
     best = err.argmin(1, keepdim=True)
@@ -224,16 +225,16 @@ def gptq_search_clipping_apart(W, H, bits, asym=False, ratios=None, act_order=Tr
 def clipping_apart(model, cal):
     "The project's default with each channel's low and high range ends clipped by separately searched ratios."
     from unittest import mock
-    from auto_quantize_model import calib
-    search = functools.partial(gptq_search_clipping_apart, fallback=calib.gptq_scale_search)  # the project's search otherwise
-    with mock.patch.object(calib, "gptq_scale_search", search): return gptq_grid_model(model, cal)
+    from auto_quantize_model import gptq
+    search = functools.partial(gptq_search_clipping_apart, fallback=gptq.gptq_scale_search)  # the project's search otherwise
+    with mock.patch.object(gptq, "gptq_scale_search", search): return gptq_grid_model(model, cal)
 
 AWQ_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # exponents of the input channels' RMS tried as their scales, per conv
 
 def awq_gptq_conv_(conv, H, mean, bits=4, scales="channel", weight_quant="asym", act_order=True, bias_correction=True,
                    group_size=0):
     "GPTQ of `conv` after its input channels are scaled by `rms ** alpha` (AWQ-style), the alpha of least output error."
-    from auto_quantize_model import calib
+    from auto_quantize_model import gptq
     assert (scales, weight_quant, group_size) == ("channel", "asym", 0), "the project default's per-channel grids only"
     w, g = conv.weight.detach(), conv.groups
     W, H = w.reshape(g, w.shape[0] // g, -1).double(), H.double()
@@ -242,7 +243,7 @@ def awq_gptq_conv_(conv, H, mean, bits=4, scales="channel", weight_quant="asym",
     best = None
     for a in AWQ_ALPHAS:
         b = rms.pow(a); b = (b / b.log().mean(-1, keepdim=True).exp()).repeat_interleave(k, -1)[:, None, :]
-        Qi, s, _ = calib.gptq_scale_search(W * b, H / b.transpose(1, 2) / b, bits, True, act_order=act_order)
+        Qi, s, _ = gptq.gptq_scale_search(W * b, H / b.transpose(1, 2) / b, bits, True, act_order=act_order)
         Q = Qi.double() * s.double() / b
         err = (((W - Q) @ H) * (W - Q)).sum().item()
         if best is None or err < best[0]: best = (err, Q)
@@ -255,11 +256,11 @@ def awq_scaled_inputs(model, cal):
     """The project's default GPTQ on input channels scaled AWQ-style: returns the float model of its dequantized
     weights (a QCDQ graph would need a per-input-channel `Mul` after `DequantizeLinear`; it computes the same)."""
     from unittest import mock
-    from auto_quantize_model import calib
+    from auto_quantize_model import gptq
     from auto_quantize_model.ptq import conv_bit_plan
     cfg = _ptq()(algorithm="gptq"); plan = conv_bit_plan(model, cfg)
-    with mock.patch.object(calib, "gptq_conv_", awq_gptq_conv_):
-        baked = calib.gptq_model(model, cal, plan, cfg, True, BATCH, show_progress=False)[0]
+    with mock.patch.object(gptq, "gptq_conv_", awq_gptq_conv_):
+        baked = gptq.gptq_model(model, cal, plan, cfg, True, BATCH, show_progress=False)[0]
     baked.scored_as_float_graph = True  # `run_lever` exports it with `export_fp32_onnx`
     return baked
 
@@ -293,7 +294,7 @@ def evaluate(prep, onnx_path, out_dir):
 
 def run_lever(name, fn, prep, cal, probe, work, fp):
     "One row: quantize with the lever (timed), calibration output SQNR, QCDQ export, COCO evaluation; or the error."
-    from auto_quantize_model.calib import output_sqnr_db
+    from auto_quantize_model.sensitivity import output_sqnr_db
     from auto_quantize_model.export import export_brevitas_qcdq_onnx, export_fp32_onnx
     slug = "".join(c if c.isalnum() else "-" for c in name.lower())[:50]
     row = dict(name=name, status="failed")

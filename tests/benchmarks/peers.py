@@ -103,8 +103,9 @@ def weight_share_4bit(onnx_path) -> float:
 class Bench:
     "The baseline run and everything the rows share: ids, images, FP32 graph, evaluation and latency."
     def __init__(self, a, root, mode="w4a16"):
-        from auto_quantize_model.run import run_full, prepare_coco, prepare_calib_source, calibration_batch
-        from auto_quantize_model.coco import image_files
+        from auto_quantize_model.run import run_full
+        from auto_quantize_model.data import prepare_coco, prepare_calib_source, calibration_batch
+        from auto_quantize_model.data import image_files
         from auto_quantize_model.spec import RunSpec
         from auto_quantize_model.rundir import RunDir
         self.a, self.root = a, root
@@ -185,8 +186,8 @@ def row_brevitas_learned_round(b):
             CacheVision, is_layer, parse_args_to_dataclass, vision_block_forward, vision_forward)
     except ImportError as e: raise NotRun(f"not run: brevitas_examples' learned round needs {e.name} ({one_line(e)}); see the module docstring")
     from auto_quantize_model.run import load_checked_model, bit_width_shares
-    from auto_quantize_model.calib import quantize_model_ptq
-    from auto_quantize_model.ptq import ptq_config_for_mode
+    from auto_quantize_model.quantize import quantize_model_ptq
+    from auto_quantize_model.config import ptq_config_for_mode
     from auto_quantize_model.export import export_brevitas_qcdq_onnx
     model, t = load_checked_model(b.spec), time.perf_counter()
     qmodel, table, _ = quantize_model_ptq(model, ptq_config_for_mode("w4a16", algorithm="rtn", weight_quant="absmax",

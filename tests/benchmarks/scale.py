@@ -36,7 +36,7 @@ def main(argv=None):
     from auto_quantize_model.spec import resolve_weights, resolve_data_root
     from auto_quantize_model.load import load_yolov10_detection_model
     from auto_quantize_model.export import export_fp32_onnx
-    from auto_quantize_model.run import prepare_coco
+    from auto_quantize_model.data import prepare_coco
     from auto_quantize_model.coco import category_id_map, onnx_eval_settings, predict_in_process
     from auto_quantize_model.cluster import RayPredictor, ray_engine, run_tasks
 
@@ -73,10 +73,10 @@ def main(argv=None):
         r["wall_vs_ray_1_worker"] = r["wall_s"] / ray1["wall_s"]
     quantize_s = None
     if a.quantize:
-        from auto_quantize_model.ptq import ptq_config_for_mode
-        from auto_quantize_model.calib import quantize_model_ptq
-        from auto_quantize_model.run import prepare_calib_source, calibration_batch
-        from auto_quantize_model.coco import image_files
+        from auto_quantize_model.config import ptq_config_for_mode
+        from auto_quantize_model.quantize import quantize_model_ptq
+        from auto_quantize_model.data import prepare_calib_source, calibration_batch
+        from auto_quantize_model.data import image_files
         cal = prepare_calib_source(resolve_data_root(a.data_root))
         x = calibration_batch(image_files(cal["coco"], sorted(cal["coco"].getImgIds())[:16], cal["images_dir"]), a.imgsz)
         _, quantize_s = timed(lambda: quantize_model_ptq(model, ptq_config_for_mode("w4a16"), x, show_progress=False))
