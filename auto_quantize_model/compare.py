@@ -11,7 +11,6 @@ from .rundir import RunDir
 from .data import RunInputs, calibration_batch, prepare_calib_source, prepare_coco
 from .quantize import quantize_model_ptq
 from .export import export_brevitas_qcdq_onnx
-import dataclasses
 from .ptq import conv_bit_plan
 from .sensitivity import layer_sensitivity
 from .cluster import RayPredictor, compute_engine, import_ray, ran_on, run_torch_tasks, torch_task_slots
@@ -64,7 +63,7 @@ def run_sensitivity(spec:RunSpec, # the run's options (its first mode)
                        ran_on=ran_on(prep.engine))
             if config.act_bits:  # A8: where the activation error enters, on the model quantized as `aqm ptq` would
                 with prep.sw("activation_sensitivity"):
-                    ranked = dataclasses.replace(config, act_rank_images=config.probe_images)  # `quantize_model_ptq` ranks them
+                    ranked = config.replace(act_rank_images=config.probe_images)  # `quantize_model_ptq` ranks them
                     out["activations"] = quantize_model_ptq(prep.model, ranked, x, show_progress=show_progress)[2]["activations"]
             write_json(rd.sensitivity_json(config.mode), out)
             extra.update(wall_times_s=prep.sw.times)

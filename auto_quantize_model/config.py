@@ -12,8 +12,8 @@ from .core import AqmError
 __all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'AUTO_8BIT_BUDGET',
            'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES', 'RAY_ADDRESS', 'check_range',
            'check_mode', 'parse_budget', 'budget_asked', 'budget_share', 'auto_weight_quant', 'PTQConfig',
-           'ptq_config_for_mode', 'needs_calibration', 'names_8bit_convs', 'resolve_budget', 'check_head',
-           'check_opset', 'parse_providers', 'check_ray_address']
+           'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'names_8bit_convs', 'resolve_budget',
+           'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
 
 # %% ../nbs/01_config.ipynb #c6fb3e9c
 def check_range(value, # the option's value (a number, or text that reads as one)
@@ -140,6 +140,9 @@ class PTQConfig:
         if self.algorithm == "gptq" and self.weight_quant == "asym" and self.scales == "tensor":
             raise AqmError(f"--algorithm {self.algorithm} with --scales tensor needs --weight-quant absmax or mse")
         self.skip, self.keep_8bit = tuple(self.skip), tuple(self.keep_8bit)
+    def replace(self, **changes):
+        "A copy with `changes`; a `--weight-quant auto` stays auto (decided again per conv)."
+        return dataclasses.replace(self, **{"weight_quant": self.given_weight_quant, **changes})
 
 # %% ../nbs/01_config.ipynb #38b6249e
 def ptq_config_for_mode(mode:str="w4a16", # a key of `MODES`
@@ -154,6 +157,13 @@ def needs_calibration(config:PTQConfig) -> bool:
             or config.keep_8bit_count > 0 or config.keep_8bit_share > 0 or budget_asked(config.keep_8bit_budget)
             or config.target_sqnr_db is not None)
 
+def conv_weight_quant(config:PTQConfig, # the run's config
+                      bits:int, # the conv's weight bits (a budget's 8-bit convs in a 4-bit mode too)
+                     ) -> str:
+    "How a conv at `bits` chooses its weight scales: `--weight-quant`, where `auto` is decided per conv (`auto_weight_quant`)."
+    given = getattr(config, "given_weight_quant", config.weight_quant)
+    return auto_weight_quant(config.act_bits, bits, config.a8_graph) if given == "auto" else config.weight_quant
+
 def names_8bit_convs(config:PTQConfig) -> bool:
     "True when `config` chooses its own 8-bit convs: patterns, a preset, a count, a share or a target SQNR."
     return (bool(config.keep_8bit) or config.bits_preset != "none" or config.keep_8bit_count > 0 or config.keep_8bit_share > 0
@@ -165,7 +175,7 @@ def resolve_budget(config:PTQConfig, # a config, possibly with `keep_8bit_budget
     "`config` with an `auto` budget replaced: `AUTO_8BIT_BUDGET` for 4-bit weights with calibration images and no 8-bit convs of its own, else none."
     if config.keep_8bit_budget != "auto": return config
     use = int(config.weight_bits) == 4 and has_images and not names_8bit_convs(config)
-    return dataclasses.replace(config, keep_8bit_budget=AUTO_8BIT_BUDGET if use else None)
+    return config.replace(keep_8bit_budget=AUTO_8BIT_BUDGET if use else None)
 
 # %% ../nbs/01_config.ipynb #038e9878
 HEADS = ("one2one", "one2many")

@@ -8,7 +8,7 @@ import copy, dataclasses, fnmatch, logging, math, re
 from dataclasses import dataclass, field
 import torch, torch.nn as nn
 from .core import AqmError
-from .config import PTQConfig, budget_share
+from .config import PTQConfig, budget_share, conv_weight_quant
 from .load import detection_head
 
 # %% auto #0
@@ -142,7 +142,7 @@ def brevitas_conv_layer_map(bits:int, # weight bit width
 def quantize_convs_in_place(model:nn.Module, # model whose convs are replaced
                             plan:dict, # conv name → bits or None
                             scales:str="channel", # "channel" or "tensor"
-                            weight_quant:str="absmax", # one of `WEIGHT_QUANTS`
+                            weight_quant="absmax", # one of `WEIGHT_QUANTS`, or a dict bits → one of them
                             act_bits:int=None, # input bits of quantized convs (None: float)
                             group_sizes:dict=None, # conv name → input channels per scale (0 or absent: per channel)
                             act_quant:str="asym-mse", # one of `ACT_QUANTS` (with `act_bits`)
@@ -153,7 +153,8 @@ def quantize_convs_in_place(model:nn.Module, # model whose convs are replaced
     kind = {n: (b, (group_sizes or {}).get(n, 0)) for n, b in plan.items() if b}
     for bits, group in sorted(set(kind.values())):
         others = [n for n in plan if kind.get(n) != (bits, group)]
-        layerwise_quantize(model, compute_layer_map=brevitas_conv_layer_map(bits, scales, weight_quant, act_bits, group, act_quant),
+        wq = weight_quant[bits] if isinstance(weight_quant, dict) else weight_quant
+        layerwise_quantize(model, compute_layer_map=brevitas_conv_layer_map(bits, scales, wq, act_bits, group, act_quant),
                            name_blacklist=others)
     return model
 
@@ -199,7 +200,7 @@ def quantized_layers_table(float_model:nn.Module, # the model before quantizatio
         if bits:
             wq, wi, _, _ = quant_conv_weight(qmods[name])
             group = getattr(qmods[name].quant_weight(), "group_size", 0)
-            row.update(granularity=f"per_group{group}" if group else f"per_{config.scales}", weight_quant=config.weight_quant,
+            row.update(granularity=f"per_group{group}" if group else f"per_{config.scales}", weight_quant=conv_weight_quant(config, bits),
                        max_levels_per_channel=int(levels_per_channel(wi).max()),
                        weight_sqnr_db=round(weight_sqnr_db(w, wq), 3))
         rows.append(row)
@@ -219,12 +220,15 @@ def cache_weight_quant_metadata(qmodel:nn.Module) -> nn.Module:
 def quantize_model_brevitas_ptq(model:nn.Module, # fused float model from `load_yolov10_detection_model`
                                 config:PTQConfig=None, # what to quantize; default: `w4a16`, per-channel MSE scales
                                 plan:dict=None, # conv name → bits; default: `conv_bit_plan(model, config)`
+                                baked:bool=False, # `model`'s weights already lie on their grids (GPTQ, AdaRound): scales from them
                                ) -> tuple:
     "Quantize a copy of `model`'s convs with Brevitas (round to nearest); return `(qmodel, per-layer table)`."
     config = config or PTQConfig()
     plan = plan or conv_bit_plan(model, config)
     if not any(plan.values()): raise AqmError("no conv layer left to quantize: check the skip patterns")
-    qmodel = quantize_convs_in_place(copy.deepcopy(model), plan, config.scales, config.weight_quant, config.act_bits,
+    wq = {b: conv_weight_quant(config, b) for b in set(plan.values()) if b}
+    if baked: wq = {b: "asym" if q == "asym" else "absmax" for b, q in wq.items()}  # the grid's own range
+    qmodel = quantize_convs_in_place(copy.deepcopy(model), plan, config.scales, wq, config.act_bits,
                                      conv_group_sizes(model, plan, config), config.act_quant).eval()
     for p in qmodel.parameters(): p.requires_grad_(False)
     cache_weight_quant_metadata(qmodel)

@@ -25,9 +25,9 @@ def resolve_algorithm(config:PTQConfig, # a config, possibly with `algorithm="au
     "`config` with `auto` replaced by `gptq` when calibration images are given and GPTQ takes its weight quantizer, else `rtn`."
     if config.algorithm != "auto": return config
     if calib is not None:
-        try: return dataclasses.replace(config, algorithm="gptq")
+        try: return config.replace(algorithm="gptq")
         except AqmError: pass
-    return dataclasses.replace(config, algorithm="rtn")
+    return config.replace(algorithm="rtn")
 
 # %% ../nbs/15_quantize.ipynb #d6973bc5
 def quantize_model_ptq(model:nn.Module, # fused float model
@@ -57,7 +57,7 @@ def quantize_model_ptq(model:nn.Module, # fused float model
         info["sensitivity"] = layer_sensitivity(model, calib[:config.probe_images], plan, config, batch, show_progress)
         plan = mixed_precision_plan(plan, info["sensitivity"], config.keep_8bit_count, config.target_sqnr_db, share)
         lap("sensitivity")
-    source, bquant = model, config
+    source = model
     if config.algorithm == "adaround":
         source, info["adaround"] = adaround_model(model, calib, plan, config, batch, show_progress)
     if config.algorithm == "gptq":
@@ -69,10 +69,8 @@ def quantize_model_ptq(model:nn.Module, # fused float model
                                         config.keep_8bit_count, None, share)
             lap("recovery")
             source, info["gptq"] = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
-    if baked:
-        bquant = dataclasses.replace(config, weight_quant="asym" if config.weight_quant == "asym" else "absmax")
-        lap(config.algorithm)
-    qmodel, _ = quantize_model_brevitas_ptq(source, bquant, plan)
+    if baked: lap(config.algorithm)
+    qmodel, _ = quantize_model_brevitas_ptq(source, config, plan, baked=baked)
     lap("brevitas")
     if baked: info["rounding_mismatches"] = rounding_mismatches(source, qmodel, plan)
     if config.algorithm == "brevitas-gptq": gptq_(qmodel, calib, batch, show_progress, config.act_order); lap("gptq")
