@@ -3,7 +3,7 @@ session and with the project's session (weight DequantizeLinear folded at load t
 the FP16 variant (project session), and the group-wise W4A16 QCDQ (`--group-size`, the project's own weight chain), all
 interleaved in one process. `--a8` adds W8A8 and W4A8 in both A8 graph forms (`--a8-graph integer`, the default, in ONNX Runtime's default session,
 which fuses it into integer kernels; `conv-inputs` in both sessions), round to nearest, ranges calibrated on `--a8-calib`
-random images (latency depends on the graph, not on the values), and prints the kernels ONNX Runtime's optimised graph
+random images (latency depends on the graph, not on the values), every conv at the mode's bits (`--keep-8bit-budget 0`), and prints the kernels ONNX Runtime's optimised graph
 runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv) and how many quantized convs run as
 QLinearConv.
 
@@ -69,7 +69,7 @@ def main(argv=None):
             for graph in ("integer", "conv-inputs"):  # the default A8 graph, and the one that quantizes conv inputs only
                 with sw(f"quantize_{mode}_{graph}"):  # `asym` ranges: the fast estimator (latency does not depend on the values)
                     qa = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=0,
-                                                                       act_quant="asym", a8_graph=graph), xc, show_progress=False)[0]
+                                                                       act_quant="asym", a8_graph=graph, keep_8bit_budget="0"), xc, show_progress=False)[0]
                 pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}-{graph}.onnx", a.imgsz)
                 a8 += [(f"{mode}_{graph}_default_session", pa, False)]
                 if graph == "conv-inputs": a8 += [(f"{mode}_{graph}_project_session", pa, True)]
