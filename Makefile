@@ -36,10 +36,10 @@ test: install
 	$(MAKE) -j 2 --output-sync=target test-notebooks test-pytest
 
 test-notebooks:
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 test-pytest:
-	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider .
+	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider --durations 15 .
 
 # The heaviest checks (yolov10m at 640), each with a lighter twin in `make test`: run by hand.
 test-slow: install

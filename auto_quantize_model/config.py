@@ -12,8 +12,8 @@ from .core import AqmError
 __all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'AUTO_8BIT_BUDGET',
            'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES', 'RAY_ADDRESS', 'check_range',
            'check_mode', 'parse_budget', 'budget_asked', 'budget_share', 'auto_weight_quant', 'PTQConfig',
-           'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'names_8bit_convs', 'resolve_budget',
-           'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
+           'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'grid_bits', 'names_8bit_convs',
+           'resolve_budget', 'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
 
 # %% ../nbs/01_config.ipynb #c6fb3e9c
 def check_range(value, # the option's value (a number, or text that reads as one)
@@ -163,6 +163,13 @@ def conv_weight_quant(config:PTQConfig, # the run's config
     "How a conv at `bits` chooses its weight scales: `--weight-quant`, where `auto` is decided per conv (`auto_weight_quant`)."
     given = getattr(config, "given_weight_quant", config.weight_quant)
     return auto_weight_quant(config.act_bits, bits, config.a8_graph) if given == "auto" else config.weight_quant
+
+def grid_bits(config:PTQConfig, # the run's config
+              bits:int|None, # the conv's planned weight bits (None: left float)
+             ) -> int|None:
+    "The bits a conv's weights are rounded to: 7 for symmetric 8-bit weights in integer A8 graphs (they stay int8 in the file), else `bits`."
+    integer8 = bits == 8 and bool(config.act_bits) and config.a8_graph == "integer" and conv_weight_quant(config, bits) != "asym"
+    return 7 if integer8 else bits
 
 def names_8bit_convs(config:PTQConfig) -> bool:
     "True when `config` chooses its own 8-bit convs: patterns, a preset, a count, a share or a target SQNR."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, math
 import torch, torch.nn as nn
 from .core import progress
-from .config import PTQConfig, conv_weight_quant
+from .config import PTQConfig, conv_weight_quant, grid_bits
 from .ptq import conv_group_size
 from .grid import qmax_of, fake_quant, asym_grid, weight_scales
 from .walk import StopBlock, block_input, execution_order, planned_convs_in_block, run_hooked
@@ -216,7 +216,7 @@ def gptq_model(model:nn.Module, # fused float model
         for n in order:
             name = f"model.{i}.{n}"
             H, mean = stats[n] if n in stats else conv_input_stats(qb, qin, [convs[n]], n_per_image, seed=len(errors))[0]
-            errors[name] = gptq_conv_(convs[n], H, mean, plan[name], config.scales, conv_weight_quant(config, plan[name]),
+            errors[name] = gptq_conv_(convs[n], H, mean, grid_bits(config, plan[name]), config.scales, conv_weight_quant(config, plan[name]),
                                       config.act_order, bias_correction, conv_group_size(convs[n], plan[name], config))
             if bar is not None: bar.update(1)
         with torch.no_grad(): qx = [qb(a) for a in qin]

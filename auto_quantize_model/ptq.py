@@ -8,7 +8,7 @@ import copy, dataclasses, fnmatch, logging, math, re
 from dataclasses import dataclass, field
 import torch, torch.nn as nn
 from .core import AqmError
-from .config import PTQConfig, budget_share, conv_weight_quant
+from .config import PTQConfig, budget_share, conv_weight_quant, grid_bits
 from .load import detection_head
 
 # %% auto #0
@@ -226,9 +226,10 @@ def quantize_model_brevitas_ptq(model:nn.Module, # fused float model from `load_
     config = config or PTQConfig()
     plan = plan or conv_bit_plan(model, config)
     if not any(plan.values()): raise AqmError("no conv layer left to quantize: check the skip patterns")
-    wq = {b: conv_weight_quant(config, b) for b in set(plan.values()) if b}
+    wq = {grid_bits(config, b): conv_weight_quant(config, b) for b in set(plan.values()) if b}
     if baked: wq = {b: "asym" if q == "asym" else "absmax" for b, q in wq.items()}  # the grid's own range
-    qmodel = quantize_convs_in_place(copy.deepcopy(model), plan, config.scales, wq, config.act_bits,
+    grid = {n: grid_bits(config, b) for n, b in plan.items()}  # integer A8 graphs: 8-bit weights on 7 bits
+    qmodel = quantize_convs_in_place(copy.deepcopy(model), grid, config.scales, wq, config.act_bits,
                                      conv_group_sizes(model, plan, config), config.act_quant).eval()
     for p in qmodel.parameters(): p.requires_grad_(False)
     cache_weight_quant_metadata(qmodel)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import progress
-from .config import PTQConfig, conv_weight_quant
+from .config import PTQConfig, conv_weight_quant, grid_bits
 from .grid import qmax_of, fake_quant, weight_scales
 from .walk import block_input, capture_in_block, execution_order, planned_convs_in_block
 
@@ -106,7 +106,7 @@ def adaround_model(model:nn.Module, # fused float model
             act = getattr(parent, "act", None)
             errors[f"model.{i}.{n}"] = adaround_conv_(
                 convs[n], capture_in_block(qb, qin, convs[n]), capture_in_block(fb, fin, fconvs[n], "output"),
-                plan[f"model.{i}.{n}"], config.scales, conv_weight_quant(config, plan[f"model.{i}.{n}"]), act=act, iters=config.adaround_iters)
+                grid_bits(config, plan[f"model.{i}.{n}"]), config.scales, conv_weight_quant(config, plan[f"model.{i}.{n}"]), act=act, iters=config.adaround_iters)
             if bar is not None: bar.update(1)
         with torch.no_grad(): fx, qx = [fb(a) for a in fin], [qb(a) for a in qin]
         for k in range(len(fx)):

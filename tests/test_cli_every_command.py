@@ -14,7 +14,7 @@ def run_all(tmp_path_factory, real_coco):
     "`aqm run --mode all --fp16 --int4` at the model's 256 px: calibrated on the bundled train2017 photos, every val2017 photo evaluated, umask 027."
     root = tmp_path_factory.mktemp("runs")
     p = aqm("run", "--weights", "real", "--data-root", "real", "--calib-data-root", "real", "--mode", "all", "--fp16", "--int4",
-            "--max-images", 100_000, "--calib-images", 16, "--act-rank-images", 0, "--bootstrap", 100, "--providers", "cpu", "--run-root", root,
+            "--max-images", 100_000, "--calib-images", 16, "--act-calib-images", 4, "--act-rank-images", 0, "--bootstrap", 20, "--providers", "cpu", "--run-root", root,
             "--run-id", "all", preexec_fn=umask_027)
     return root/"all", p
 
@@ -67,11 +67,13 @@ def test_sensitivity_of_each_weight_width(tmp_path, mode):
     assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]
 
 # The product's numbers on a trained model: each mode's Δ mAP50-95 against FP32 may not fall below what was measured
-# (`aqm run --weights real --data-root real --mode all --fp16 --int4 --calib-images 16 --act-rank-images 0`, one torch thread) by more than
-# the stated margin; the FP32 baseline must stay what Ultralytics' own tools give for this model (tests/test_real_photos.py).
+# (this module's `run_all`, one torch thread) by more than the stated margin; the FP32 baseline must stay what Ultralytics'
+# own tools give for this model (tests/test_real_photos.py).
 REAL_FP32 = 0.6092
-# Measured 2026-12-05 by this test: w4a16 -1.05, w8a16 -0.12, w4a8 -1.67, w8a8 -0.96; margin 0.5 point (other CPUs round differently).
-REAL_DELTA_BOUNDS = dict(w4a16=-1.55, w8a16=-0.62, w4a8=-2.17, w8a8=-1.46)  # points
+# Measured 2026-12-05 by this test on two CPUs (AVX-512 with VNNI / AVX2 only: float sums round differently, and GPTQ's
+# choices follow): w4a16 -1.05 / -1.33, w8a16 -0.12 / -0.14, w4a8 -1.67 / -2.12, w8a8 -0.96 / -1.02. Bound: the lower of the
+# two less a 0.75-point margin. A per-tensor absmax weight quantizer swapped in gives w4a16 -5.71 and w4a8 -5.37: caught.
+REAL_DELTA_BOUNDS = dict(w4a16=-2.1, w8a16=-0.9, w4a8=-2.9, w8a8=-1.8)  # points
 
 def test_accuracy_bounds_on_real_photos(run_all):
     d, p = run_all
