@@ -48,7 +48,7 @@ def test_eval_every_model_of_the_run(run_all, tmp_path, which):
 def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_path, mode):
     val = ("--images", real_coco/"val2017", "--annotations", real_coco/"annotations/instances_val2017.json")
     p = aqm("ptq", "--weights", "real", "--mode", mode, *val, "--calib-images", 4, "--imgsz", 64, "--algorithm", "rtn",
-            "--act-rank-images", 0, "--keep-8bit-budget", 0,
+            "--act-rank-images", 0, "--keep-8bit-budget", 0, "--act-quant", "asym",
             "--providers", "cpu", "--run-root", tmp_path, "--run-id", "p")
     assert p.returncode == 0 and "time: quantize" in p.stdout, p.stderr[-2000:]
     # the float graph was never calibrated: its calibration ids are fair evaluation ids
@@ -63,7 +63,7 @@ def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_p
 @pytest.mark.parametrize("mode", ["w4a8", "w8a16"])  # each weight width once, with and without the activation ranking
 def test_sensitivity_of_each_weight_width(tmp_path, mode):
     p = aqm("sensitivity", "--weights", "real", "--mode", mode, "--data-root", "real", "--calib-images", 2, "--imgsz", 64,
-            "--run-root", tmp_path, "--run-id", "s")
+            "--algorithm", "rtn", "--act-quant", "asym", "--keep-8bit-budget", 0, "--run-root", tmp_path, "--run-id", "s")
     assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]
 
 # The product's numbers on a trained model: each mode's Δ mAP50-95 against FP32 may not fall below what was measured

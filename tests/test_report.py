@@ -29,7 +29,8 @@ class Tables(HTMLParser):
     def handle_data(self, data):
         if self.cell is not None: self.cell += data
 
-CLI_FLAGS = ("--weights", "demo", "--data-root", "demo", "--weight-quant", "mse", "--keep-8bit-share", "0.1", "--max-images", "12")
+CLI_FLAGS = ("--weights", "demo", "--data-root", "demo", "--weight-quant", "mse", "--keep-8bit-share", "0.1", "--max-images", "12",
+             "--calib-images", "16")
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
