@@ -70,9 +70,10 @@ def test_sensitivity_of_each_weight_width(tmp_path, mode):
 # (this module's `run_all`, one torch thread) by more than the stated margin; the FP32 baseline must stay what Ultralytics'
 # own tools give for this model (tests/test_real_photos.py).
 REAL_FP32 = 0.6092
-# Measured 2026-12-05 by this test on two CPUs (AVX-512 with VNNI / AVX2 only: float sums round differently, and GPTQ's
-# choices follow): w4a16 -1.05 / -1.33, w8a16 -0.12 / -0.14, w4a8 -1.67 / -2.12, w8a8 -0.96 / -1.02. Bound: the lower of the
-# two less a 0.75-point margin. A per-tensor absmax weight quantizer swapped in gives w4a16 -5.71 and w4a8 -5.37: caught.
+# Measured 2026-12-05 on two CPUs (float sums round differently, and GPTQ's choices follow): an AVX-512 VNNI one, before
+# integer graphs rounded 8-bit weights to 7 bits and with 16 activation images (w4a16 -1.05, w8a16 -0.12, w4a8 -1.67,
+# w8a8 -0.96), and an AVX2 one with this fixture as it is (-1.33, -0.14, -2.12, -1.02). Bound: the lower of the two less
+# a 0.75-point margin. A per-tensor absmax weight quantizer swapped in gave w4a16 -5.71 and w4a8 -5.37 (on the first).
 REAL_DELTA_BOUNDS = dict(w4a16=-2.1, w8a16=-0.9, w4a8=-2.9, w8a8=-1.8)  # points
 
 def test_accuracy_bounds_on_real_photos(run_all):

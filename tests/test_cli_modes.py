@@ -110,8 +110,9 @@ def test_failed_ray_tasks_are_named_and_the_run_records_failed(tmp_path):
 
 # The product's numbers on a trained model (the demo detector, 40 demo images, 16 calibration images, one torch thread):
 # each mode's Δ mAP50-95 against FP32 may not fall below the measured value by more than the stated margin.
-# Measured 2026-12-05 by this test on two CPUs (AVX-512 with VNNI / AVX2 only, see tests/test_cli_every_command.py):
-# w4a16 -1.13 / -0.40, w8a16 +0.31 / +0.31, w4a8 -1.46 / -2.16, w8a8 -0.25 / -1.70. Bound: the lower less 0.75 point.
+# Measured 2026-12-05 on two CPUs, as in tests/test_cli_every_command.py (the AVX-512 one before the 7-bit weights, with
+# 16 activation images / the AVX2 one with this fixture as it is): w4a16 -1.13 / -0.40, w8a16 +0.31 / +0.31,
+# w4a8 -1.46 / -2.16, w8a8 -0.25 / -1.70. Bound: the lower less 0.75 point.
 DEMO_DELTA_BOUNDS = dict(w4a16=-1.9, w8a16=-0.45, w4a8=-2.9, w8a8=-2.45)  # points
 
 def test_accuracy_bounds_on_the_demo(demo_all_run):
