@@ -14,7 +14,7 @@ from .walk import StopBlock, block_input, execution_order, planned_convs_in_bloc
 
 # %% auto #0
 __all__ = ['GPTQ_SCALE_RATIOS', 'sampled_patches', 'conv_input_stats', 'scale_groups', 'column_groups', 'gptq_grid',
-           'gptq_scale_search', 'gptq_conv_', 'gptq_model', 'gptq_']
+           'gptq_scale_search', 'gptq_conv_', 'gptq_model', 'gptq_key', 'gptq_']
 
 # %% ../nbs/11_gptq.ipynb #fcf5aba2
 def sampled_patches(conv:nn.Conv2d, # the conv whose input columns are taken
@@ -223,6 +223,17 @@ def gptq_model(model:nn.Module, # fused float model
         for k in range(len(qx)): qsaved[k].append(qx[k] if i in model.save else None)
     if bar is not None: bar.close()
     return q, errors
+
+# %% ../nbs/11_gptq.ipynb #fbf6622a
+def gptq_key(model:nn.Module, # fused float model
+             plan:dict, # conv name → bits or None
+             config:PTQConfig, # scales, weight quantizer, act order, group size
+             bias_correction:bool=True,
+            ) -> tuple:
+    "What `gptq_model(model, calib, plan, config, bias_correction)` depends on besides `model` and `calib` (hashable)."
+    mods = dict(model.named_modules())
+    convs = tuple((n, grid_bits(config, b), conv_weight_quant(config, b), conv_group_size(mods[n], b, config)) for n, b in plan.items() if b)
+    return convs, config.scales, bool(config.act_order), bool(bias_correction)
 
 # %% ../nbs/11_gptq.ipynb #58814a08
 def gptq_(qmodel:nn.Module, calib:torch.Tensor, batch:int=8, show_progress:bool=True, act_order:bool=True) -> nn.Module:

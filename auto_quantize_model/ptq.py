@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_ptq.ipynb #84d8ad08
 from __future__ import annotations
-import copy, dataclasses, fnmatch, logging, math, re
+import contextlib, copy, dataclasses, fnmatch, logging, math, re
 from dataclasses import dataclass, field
 import torch, torch.nn as nn
 from .core import AqmError
@@ -16,8 +16,8 @@ __all__ = ['BREVITAS_ACT_QUANTS', 'is_dfl_conv', 'preset_8bit_convs', 'conv_bit_
            'keep_8bit_weight_share', 'conv_group_sizes', 'unmatched_patterns', 'brevitas_group_weight_quant',
            'brevitas_weight_quant', 'brevitas_act_quant', 'brevitas_conv_layer_map', 'quantize_convs_in_place',
            'weight_sqnr_db', 'quant_conv_weight', 'levels_per_channel', 'conv_role', 'quantized_layers_table',
-           'cache_weight_quant_metadata', 'quantize_model_brevitas_ptq', 'per_channel_scale_violations',
-           'bias_correction_', 'calibrate_activations_']
+           'cache_weight_quant_metadata', 'cached_mode_switches', 'quantize_model_brevitas_ptq',
+           'per_channel_scale_violations', 'bias_correction_', 'calibrate_activations_']
 
 # %% ../nbs/08_ptq.ipynb #e4580e1d
 def is_dfl_conv(name:str) -> bool:
@@ -216,6 +216,32 @@ def cache_weight_quant_metadata(qmodel:nn.Module) -> nn.Module:
             wq.cache_inference_quant_weight = True
     return qmodel
 
+# %% ../nbs/08_ptq.ipynb #6a88cb89
+_MODE_SWITCHES = ("_set_local_loss_mode", "_set_observer_mode", "_restore_observer_mode", "_restore_params")
+
+@contextlib.contextmanager
+def cached_mode_switches():
+    "Within: Brevitas' MSE search switches its quantizers' flags over cached lists of the submodules that hold them."
+    import brevitas.core.stats.stats_op as so
+    if not all(callable(getattr(so, n, None)) for n in _MODE_SWITCHES): yield; return  # another Brevitas: its own walk
+    cache, saved = {}, {n: getattr(so, n) for n in _MODE_SWITCHES}
+    def having(module, *attrs):
+        k = (id(module), attrs)
+        if k not in cache: cache[k] = (module, [m for m in module.modules() if all(hasattr(m, a) for a in attrs)])
+        return cache[k][1]
+    def set_local_loss_mode(module, enabled):
+        for m in having(module, "local_loss_mode"): m.local_loss_mode = enabled
+    def set_observer_mode(module, enabled, previous):
+        for m in having(module, "observer_only"): previous[m] = m.observer_only; m.observer_only = enabled
+    def restore_observer_mode(module, previous):
+        for m in having(module, "observer_only"): m.observer_only = previous[m]
+    def restore_params(module):
+        for m in having(module, "local_loss_mode", "allocate_params"): m.allocate_params(m)
+    for n, f in zip(_MODE_SWITCHES, (set_local_loss_mode, set_observer_mode, restore_observer_mode, restore_params)): setattr(so, n, f)
+    try: yield
+    finally:
+        for n, f in saved.items(): setattr(so, n, f)
+
 # %% ../nbs/08_ptq.ipynb #b2416a98
 def quantize_model_brevitas_ptq(model:nn.Module, # fused float model from `load_yolov10_detection_model`
                                 config:PTQConfig=None, # what to quantize; default: `w4a16`, per-channel MSE scales
@@ -232,7 +258,7 @@ def quantize_model_brevitas_ptq(model:nn.Module, # fused float model from `load_
     qmodel = quantize_convs_in_place(copy.deepcopy(model), grid, config.scales, wq, config.act_bits,
                                      conv_group_sizes(model, plan, config), config.act_quant).eval()
     for p in qmodel.parameters(): p.requires_grad_(False)
-    cache_weight_quant_metadata(qmodel)
+    with cached_mode_switches(): cache_weight_quant_metadata(qmodel)  # MSE weight scales are searched here
     qmodel.aqm_ptq_config = dataclasses.asdict(config)
     return qmodel, quantized_layers_table(model, qmodel, plan, config)
 
@@ -264,6 +290,6 @@ def bias_correction_(qmodel:nn.Module, calib:torch.Tensor, batch:int=8) -> nn.Mo
 def calibrate_activations_(qmodel:nn.Module, calib:torch.Tensor, batch:int=8) -> nn.Module:
     "Set the ranges of `qmodel`'s activation quantizers from `calib` (Brevitas `calibration_mode`)."
     from brevitas.graph.calibrate import calibration_mode
-    with torch.no_grad(), calibration_mode(qmodel):
+    with torch.no_grad(), cached_mode_switches(), calibration_mode(qmodel):
         for x in calib.split(batch): qmodel(x)
     return qmodel

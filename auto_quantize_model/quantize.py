@@ -11,12 +11,12 @@ from .config import PTQConfig, needs_calibration, resolve_budget
 from .ptq import bias_correction_, calibrate_activations_, conv_bit_plan, keep_8bit_weight_share, quantize_model_brevitas_ptq, quantized_layers_table
 from .integer import to_integer_a8_
 from .grid import rounding_mismatches
-from .gptq import gptq_model, gptq_
+from .gptq import gptq_key, gptq_model, gptq_
 from .rounding import adaround_model
 from .sensitivity import activation_sensitivity, layer_sensitivity, mixed_precision_plan, output_sqnr_db, quantization_recovery
 
 # %% auto #0
-__all__ = ['resolve_algorithm', 'quantize_model_ptq']
+__all__ = ['resolve_algorithm', 'recovery_ranking', 'quantize_model_ptq']
 
 # %% ../nbs/15_quantize.ipynb #d7e8a6e2
 def resolve_algorithm(config:PTQConfig, # a config, possibly with `algorithm="auto"`
@@ -29,12 +29,28 @@ def resolve_algorithm(config:PTQConfig, # a config, possibly with `algorithm="au
         except AqmError: pass
     return config.replace(algorithm="rtn")
 
+# %% ../nbs/15_quantize.ipynb #fed2113a
+def recovery_ranking(model:nn.Module, # fused float model
+                     calib:torch.Tensor, # calibration images
+                     plan:dict, # conv name → bits (every planned conv at the mode's bits)
+                     config:PTQConfig, bias_correction:bool=True, batch:int=8, show_progress:bool=True,
+                     reuse:dict=None, # rankings already made for this model and images, by key (filled here)
+                    ) -> tuple:
+    "`(rows, reused)`: the `quantization_recovery` rows of GPTQ with `plan`, and whether `reuse` already held them."
+    key = ("recovery", id(model), id(calib), gptq_key(model, plan, config, bias_correction), config.probe_images, batch)
+    if reuse is not None and key in reuse: return reuse[key], True
+    source, _ = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
+    rows = quantization_recovery(model, source, calib[:config.probe_images], plan, batch, show_progress)
+    if reuse is not None: reuse[key] = rows
+    return rows, False
+
 # %% ../nbs/15_quantize.ipynb #d6973bc5
 def quantize_model_ptq(model:nn.Module, # fused float model
                        config:PTQConfig=None, # what to do; default `PTQConfig()`
                        calib:torch.Tensor=None, # calibration images, needed when `needs_calibration(config)`
                        batch:int=8, # images per forward batch
                        show_progress:bool=True,
+                       reuse:dict=None, # steps that other modes of the run share (`recovery_ranking`): one dict per model and images
                       ) -> tuple:
     "Quantize `model` as `config` says; return `(qmodel, per-layer table, info)`."
     asked = (config or PTQConfig()).keep_8bit_budget
@@ -61,14 +77,12 @@ def quantize_model_ptq(model:nn.Module, # fused float model
     if config.algorithm == "adaround":
         source, info["adaround"] = adaround_model(model, calib, plan, config, batch, show_progress)
     if config.algorithm == "gptq":
-        source, info["gptq"] = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
-        if by_recovery:  # rank what GPTQ left, keep the budget at 8 bits, run GPTQ again with that plan
-            lap("gptq_all_4bit")
-            info["recovery"] = quantization_recovery(model, source, calib[:config.probe_images], plan, batch, show_progress)
+        if by_recovery:  # rank what GPTQ at the mode's bits left, keep the budget at 8 bits, run GPTQ with that plan
+            info["recovery"], info["recovery_reused"] = recovery_ranking(model, calib, plan, config, bias_correction, batch, show_progress, reuse)
             plan = mixed_precision_plan(plan, [r for r in info["recovery"] if r["recovered"] > 0],
                                         config.keep_8bit_count, None, share)
             lap("recovery")
-            source, info["gptq"] = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
+        source, info["gptq"] = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
     if baked: lap(config.algorithm)
     qmodel, _ = quantize_model_brevitas_ptq(source, config, plan, baked=baked)
     lap("brevitas")

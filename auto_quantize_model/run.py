@@ -46,6 +46,7 @@ class Prepared:
     spec:RunSpec; run_dir:RunDir; stem:str; model:object; imgsz:int; calib:dict; eval_data:dict; sw:Stopwatch
     engine:object = None  # the `RayEngine` of a `--ray` run while it runs
     resume:bool = False  # the run continues one that was stopped (`aqm run --resume`)
+    reuse:dict = dataclasses.field(default_factory=dict)  # what one mode computed that another may share (`quantize_model_ptq`)
 
 def prepare_run(spec:RunSpec, # the run's options
                 evaluate:bool=False, # `aqm run`: choose and check the evaluation subset too
@@ -158,7 +159,8 @@ def quantize_mode(prep:Prepared, # from `prepare_run`
     config, paths = spec.ptq_config(mode), rd.ptq_paths(prep.stem, mode)
     if cal: rd.write_ids("calib", cal["ids"])
     import torch; torch.manual_seed(0)  # each mode the same whatever ran before it (a resumed run, Ray tasks)
-    with sw("quantize"): qmodel, table, info = quantize_model_ptq(prep.model, config, cal["x"] if cal else None, show_progress=show_progress)
+    with sw("quantize"): qmodel, table, info = quantize_model_ptq(prep.model, config, cal["x"] if cal else None, show_progress=show_progress,
+                                                                 reuse=prep.reuse)
     info["calibration"] = {k: v for k, v in calibration_record(cal).items() if k != "ids"} if cal else None
     qmodel.aqm_calibration = calibration_fingerprint(cal)  # in the QCDQ graph's metadata, for `aqm eval`
     int4 = spec.int4 and (spec.mode != "all" or mode == "w4a16")  # --mode all: the INT4 artifact of the 4-bit weight-only mode
@@ -177,7 +179,7 @@ def quantize_modes_on_ray(prep:Prepared, modes:list) -> dict:
     ray, rd, spec = import_ray(), prep.run_dir, prep.spec
     with prep.sw("export_fp32"): export_fp32_onnx(prep.model, rd.ptq_paths(prep.stem, spec.modes[0])["fp32_onnx"], prep.imgsz, spec.opset)
     if prep.calib: rd.write_ids("calib", prep.calib["ids"])
-    shipped = ray.put(dataclasses.replace(prep, eval_data=None, engine=None, sw=Stopwatch()))  # once, for every task
+    shipped = ray.put(dataclasses.replace(prep, eval_data=None, engine=None, sw=Stopwatch(), reuse={}))  # once, for every task
     return run_torch_tasks(prep.engine, {md: (_quantize_mode_task, (shipped, md)) for md in modes}, "modes")
 
 # %% ../nbs/21_run.ipynb #55dcd5cd

@@ -27,6 +27,8 @@ def test_run_mode_all_ends_with_a_summary(run_all, real_coco):
     assert rec["status"] == "done" and rec["images"] == n_val  # every evaluation image
     assert rec["calibration"]["source"]["annotations"].endswith("instances_train2017.json")
     assert rec["calibration"]["ids"] == [int(x) for x in (d/"calib_ids.txt").read_text().split()]
+    reused = {md: json.loads((d/f"ptq_{md}_export.json").read_text())["ptq"].get("recovery_reused") for md in MODES}
+    assert reused == dict(w4a16=False, w8a16=None, w4a8=True, w8a8=None), reused  # W4A8 ranks its 8-bit convs with W4A16's GPTQ
 
 def test_run_files_follow_the_umask(run_all):
     d, _ = run_all

@@ -30,7 +30,7 @@ class Tables(HTMLParser):
         if self.cell is not None: self.cell += data
 
 CLI_FLAGS = ("--weights", "demo", "--data-root", "demo", "--weight-quant", "mse", "--keep-8bit-share", "0.1", "--max-images", "12",
-             "--calib-images", "16")
+             "--calib-images", "8")
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
@@ -113,7 +113,7 @@ def test_report_calibrates_on_one_set_and_evaluates_all_of_another(tmp_path):
     from auto_quantize_model.real import real_data_root
     out = tmp_path/"real.ipynb"
     papermill(out, mode="w4a16", weights="real", data_root="real", max_images=100_000, calib_images=8, imgsz=128,
-              run_root=str(tmp_path/"runs"), run_id="r", providers="cpu")
+              algorithm="rtn", keep_8bit_budget="0", run_root=str(tmp_path/"runs"), run_id="r", providers="cpu")  # cheap: the test is about the data
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
                    capture_output=True)
     rec = json.loads((tmp_path/"runs/r/run.json").read_text())
