@@ -38,8 +38,11 @@ test: install
 test-notebooks:
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
+# The files with the longest fixtures first, so that neither worker is left alone with one of them at the end.
+LONG_TESTS := test_cli_every_command.py test_cli_modes.py test_resume.py test_report.py test_demo_run.py
+TESTS := $(LONG_TESTS) $(filter-out $(LONG_TESTS),$(sort $(notdir $(wildcard tests/test_*.py))))
 test-pytest:
-	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider --durations 15 .
+	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider --durations 15 $(TESTS)
 
 # The heaviest checks (yolov10m at 640), each with a lighter twin in `make test`: run by hand.
 test-slow: install

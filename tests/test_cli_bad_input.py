@@ -37,7 +37,7 @@ def test_unreadable_calibration_image_leaves_no_run(real_coco, tmp_path, content
             "--calib-images", 16, "--run-root", tmp_path/"runs", "--run-id", "a")
     assert_one_line_error(aqm(*args), "cannot read image"); assert files_under(tmp_path/"runs") == []
     sorted(imgs.iterdir())[3].write_bytes((real_coco/"train2017"/sorted(imgs.iterdir())[3].name).read_bytes())
-    assert aqm(*args, "--algorithm", "rtn", "--keep-8bit-budget", 0).returncode == 0  # the same run id is free: nothing was left behind
+    assert aqm(*args, "--calib-images", 0, "--algorithm", "rtn").returncode == 0  # the same run id is free: nothing was left behind
 
 def test_eval_with_unreadable_image_writes_nothing(fp32_onnx, real_coco, tmp_path):
     imgs, ann = copy_split(real_coco, tmp_path)

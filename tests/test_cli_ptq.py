@@ -1,4 +1,4 @@
-"`aqm ptq` end to end: the run layout, the QCDQ graph, the smoke check, with real YOLOv10 architectures."
+"`aqm ptq` end to end: the run layout, the QCDQ graph, the smoke check, with real YOLOv10 architectures; `aqm sensitivity`, and `aqm eval` of a ptq run on its calibration ids."
 import json
 from pathlib import Path
 import onnx, pytest
@@ -73,3 +73,26 @@ def test_ptq_group_wise_scales_and_the_8bit_preset(tmp_path):
     assert sm["fp16"]["done"] and sm["fp16"]["vs_qcdq"]["relative"] < 2e-2, sm["fp16"]
     assert sm["int4"]["vs_qcdq"]["relative"] <= 1e-4, sm["int4"]  # 4-bit convs packed, the 8-bit ones left int8
     assert "groups of 32 input channels" in p.stdout and "not at 4 bits: model.0.conv (8)" in p.stdout, p.stdout
+
+# On the bundled real photos: ptq then eval on the calibration ids, and the sensitivity command of each weight width.
+@pytest.mark.parametrize("mode", ["w4a16", "w8a8"])  # weights only, and weights with activations: the two ways a model is calibrated
+def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_path, mode):
+    val = ("--images", real_coco/"val2017", "--annotations", real_coco/"annotations/instances_val2017.json")
+    p = aqm("ptq", "--weights", "real", "--mode", mode, *val, "--calib-images", 4, "--imgsz", 64, "--algorithm", "rtn",
+            "--act-rank-images", 0, "--keep-8bit-budget", 0, "--act-quant", "asym",
+            "--providers", "cpu", "--run-root", tmp_path, "--run-id", "p")
+    assert p.returncode == 0 and "time: quantize" in p.stdout, p.stderr[-2000:]
+    # the float graph was never calibrated: its calibration ids are fair evaluation ids
+    e = aqm("eval", "--onnx", next((tmp_path/"p/onnx").glob("*-fp32.onnx")), *val,
+            "--image-ids-list", tmp_path/"p/calib_ids.txt", "--out", tmp_path/"e", "--providers", "cpu")
+    assert e.returncode == 0, e.stderr[-2000:]
+    # the quantized one was: refused, one line
+    q = aqm("eval", "--onnx", next((tmp_path/"p/onnx").glob("*-qcdq-ptq.onnx")), *val,
+            "--image-ids-list", tmp_path/"p/calib_ids.txt", "--out", tmp_path/"q", "--providers", "cpu")
+    assert q.returncode == 2 and "calibrated this model" in q.stderr, q.stderr
+
+@pytest.mark.parametrize("mode", ["w4a8", "w8a16"])  # each weight width once, with and without the activation ranking
+def test_sensitivity_of_each_weight_width(tmp_path, mode):
+    p = aqm("sensitivity", "--weights", "real", "--mode", mode, "--data-root", "real", "--calib-images", 2, "--imgsz", 64,
+            "--algorithm", "rtn", "--act-quant", "asym", "--keep-8bit-budget", 0, "--run-root", tmp_path, "--run-id", "s")
+    assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]

@@ -164,7 +164,7 @@ def calibrated_run(tmp_path_factory, real_coco):
     "A W4A16 run of the bundled real model, calibrated on 4 of its val2017 photos, 4 others evaluated."
     root = tmp_path_factory.mktemp("cal")
     p = aqm("run", "--weights", "real", *val(real_coco), "--max-images", 4, "--calib-images", 4, "--imgsz", 64, "--bootstrap", 0,
-            "--providers", "cpu", "--run-root", root, "--run-id", "c")
+            "--algorithm", "rtn", "--keep-8bit-budget", 0, "--providers", "cpu", "--run-root", root, "--run-id", "c")
     assert p.returncode == 0, p.stderr[-2000:]
     return root/"c"
 
