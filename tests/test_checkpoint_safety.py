@@ -62,7 +62,7 @@ def test_real_checkpoints_load_safely_by_default(which, tmp_path, torch_load_cal
 def test_run_records_checkpoint_artifacts_and_the_opt_in(tmp_path):
     from auto_quantize_model.spec import resolve_weights
     demo = resolve_weights("demo")
-    p = aqm("ptq", "--weights", "demo", "--imgsz", 64, "--trust-checkpoint", "--weights-sha256", sha256(demo),
+    p = aqm("ptq", "--weights", "demo", "--imgsz", 64, "--calib-images", 0, "--trust-checkpoint", "--weights-sha256", sha256(demo),
             "--providers", "cpu", "--run-root", tmp_path, "--run-id", "a")
     assert p.returncode == 0, p.stderr[-2000:]
     rec = json.loads((tmp_path/"a/run.json").read_text())

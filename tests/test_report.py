@@ -30,7 +30,7 @@ class Tables(HTMLParser):
         if self.cell is not None: self.cell += data
 
 CLI_FLAGS = ("--weights", "demo", "--data-root", "demo", "--weight-quant", "mse", "--keep-8bit-share", "0.1", "--max-images", "12",
-             "--calib-images", "8")
+             "--calib-images", "4")
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
