@@ -30,8 +30,8 @@ report: install
 demo: install
 	$(BIN)/aqm run --weights $(WEIGHTS) --data-root $(DATA_ROOT) --mode $(MODE) --max-images $(MAX_IMAGES) $(ARGS)
 
-# The notebooks and pytest side by side, two and three processes of one math thread: neither phase's last, longest
-# test leaves a core idle, nor do the tests that wait on a subprocess or a signal (each phase's output is printed when it ends).
+# The notebooks and pytest side by side, each with two processes of one math thread: neither phase's last, longest
+# test leaves a core idle (each phase's output is printed when it ends; a third pytest worker measured slower).
 test: install
 	$(MAKE) -j 2 --output-sync=target test-notebooks test-pytest
 
@@ -42,7 +42,7 @@ test-notebooks:
 LONG_TESTS := test_cli_every_command.py test_cli_modes.py test_resume.py test_report.py test_demo_run.py
 TESTS := $(LONG_TESTS) $(filter-out $(LONG_TESTS),$(sort $(notdir $(wildcard tests/test_*.py))))
 test-pytest:
-	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not slow" -p no:cacheprovider --durations 15 $(TESTS)
+	cd tests && OMP_NUM_THREADS=1 ../$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" -p no:cacheprovider --durations 15 $(TESTS)
 
 # The heaviest checks (yolov10m at 640), each with a lighter twin in `make test`: run by hand.
 test-slow: install
