@@ -10,10 +10,10 @@ from .core import AqmError
 
 # %% auto #0
 __all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'AUTO_8BIT_BUDGET',
-           'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES', 'RAY_ADDRESS', 'check_range',
-           'check_mode', 'parse_budget', 'budget_asked', 'budget_share', 'auto_weight_quant', 'PTQConfig',
-           'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'grid_bits', 'names_8bit_convs',
-           'resolve_budget', 'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
+           'QAT_STEPS', 'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES', 'RAY_ADDRESS',
+           'check_range', 'check_mode', 'parse_budget', 'budget_asked', 'budget_share', 'auto_weight_quant',
+           'PTQConfig', 'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'grid_bits',
+           'names_8bit_convs', 'resolve_budget', 'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
 
 # %% ../nbs/01_config.ipynb #c6fb3e9c
 def check_range(value, # the option's value (a number, or text that reads as one)
@@ -61,6 +61,7 @@ def parse_budget(budget:str, # "10%" of the quantized weights, or extra bytes: "
     return ("share", float(m[1]) / 100) if m[2] == "%" else ("bytes", float(m[1]) * _UNITS[m[2].lower()])
 
 AUTO_8BIT_BUDGET = "5%"  # what `--keep-8bit-budget auto` keeps at 8 bits for 4-bit weights with calibration images
+QAT_STEPS = 300  # what `--qat` trains for without `--qat-steps`
 
 def budget_asked(budget) -> bool:
     "True for a budget that keeps some weights at 8 bits whatever the data (not None, `auto` or zero)."
@@ -83,7 +84,7 @@ def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
 NUMBER_RANGES = dict(  # every numeric `PTQConfig` option: (lowest, highest, type)
     weight_bits=(2, 8, int), group_size=(0, 4096, int), calib_images=(0, 100_000, int), adaround_iters=(1, 100_000, int),
     keep_8bit_count=(0, 100_000, int), keep_8bit_share=(0.0, 1.0, float), target_sqnr_db=(-100.0, 200.0, float),
-    probe_images=(1, 100_000, int), act_calib_images=(1, 100_000, int), act_rank_images=(0, 100_000, int))
+    probe_images=(1, 100_000, int), act_calib_images=(1, 100_000, int), act_rank_images=(0, 100_000, int), qat_steps=(1, 1_000_000, int))
 
 def _check_group_size(c):
     "Raise `AqmError` when `c.group_size` cannot be used with `c`'s other choices."
@@ -121,6 +122,8 @@ class PTQConfig:
     act_calib_images:int = 16 # A8 modes: the first N calibration images set the conv input ranges (asym-mse's MSE search takes about 30 s per image for yolov10m at 640 on 2 CPU cores; 64 images instead of 16 gained no mAP on the demo)
     act_rank_images:int = 4 # A8 modes: calibration images on which each conv input quantizer is ranked by the output error it causes alone, for the report (0: no ranking; one forward pass per quantizer and image)
     quantize_dfl:bool = False # quantize the DFL conv too (only to reproduce the published collapse)
+    qat:bool = False # after PTQ, train the quantized model with its quantizers in the loop (straight-through rounding, learned weight scales) to reproduce the float model on the calibration images: distillation, no labels needed
+    qat_steps:int = None # optimizer steps of `--qat` (default 300, 8 images each)
     def __post_init__(self):
         check_mode(self.mode); _choice(self.a8_graph, A8_GRAPHS, "--a8-graph")
         self.given_weight_quant = self.weight_quant  # what the user asked (a spec replays it for every mode)
@@ -133,6 +136,8 @@ class PTQConfig:
             if v is not None: setattr(self, name, check_range(v, lo, hi, "--" + name.replace("_", "-"), kind))
         if self.keep_8bit_budget not in (None, "auto"): parse_budget(self.keep_8bit_budget)
         _check_group_size(self)
+        if self.qat_steps is not None and not self.qat: raise AqmError("--qat-steps sets the steps of --qat: give --qat too")
+        if self.qat and self.group_size: raise AqmError("--qat trains per-channel scales: it does not take --group-size")
         ok = dict(rtn=WEIGHT_QUANTS, auto=WEIGHT_QUANTS, gptq=("absmax", "mse", "asym"))
         if self.weight_quant not in ok.get(self.algorithm, ("absmax", "mse")):
             raise AqmError(f"--algorithm {self.algorithm} works with --weight-quant "
@@ -155,7 +160,7 @@ def needs_calibration(config:PTQConfig) -> bool:
     "True when `config` cannot run without calibration images: data-driven algorithms, bias correction, A8, sensitivity."
     return (config.algorithm not in ("rtn", "auto") or config.bias_correction is True or bool(config.act_bits)
             or config.keep_8bit_count > 0 or config.keep_8bit_share > 0 or budget_asked(config.keep_8bit_budget)
-            or config.target_sqnr_db is not None)
+            or config.target_sqnr_db is not None or config.qat)
 
 def conv_weight_quant(config:PTQConfig, # the run's config
                       bits:int, # the conv's weight bits (a budget's 8-bit convs in a 4-bit mode too)
@@ -174,7 +179,7 @@ def grid_bits(config:PTQConfig, # the run's config
 def names_8bit_convs(config:PTQConfig) -> bool:
     "True when `config` chooses its own 8-bit convs: patterns, a preset, a count, a share or a target SQNR."
     return (bool(config.keep_8bit) or config.bits_preset != "none" or config.keep_8bit_count > 0 or config.keep_8bit_share > 0
-            or config.target_sqnr_db is not None)
+            or config.target_sqnr_db is not None or config.qat)
 
 def resolve_budget(config:PTQConfig, # a config, possibly with `keep_8bit_budget="auto"`
                    has_images:bool, # whether calibration images are at hand

@@ -274,7 +274,7 @@ def check_calibration_given(config, # `PTQConfig`
     "`AqmError` when `config` cannot run without calibration images and none are given."
     if not given and needs_calibration(config):
         raise AqmError(f"{config.mode} with these options needs calibration images (data-driven algorithm, bias correction, "
-                       "A8 mode or mixed precision): give --data-root or --calib-data-root, and --calib-images above 0")
+                       "A8 mode, mixed precision or QAT): give --data-root or --calib-data-root, and --calib-images above 0")
 
 # %% ../nbs/06_data.ipynb #e1b834e4
 def same_file(a, b) -> bool:

@@ -57,7 +57,7 @@ def quantize_model_ptq(model:nn.Module, # fused float model
     config = resolve_budget(resolve_algorithm(config or PTQConfig(), calib), calib is not None)
     if needs_calibration(config) and calib is None:
         raise AqmError(f"this configuration needs calibration images (--algorithm {config.algorithm}, mode "
-                       f"{config.mode}, bias correction or mixed precision): give a data root")
+                       f"{config.mode}, bias correction, mixed precision or QAT): give a data root")
     info, times, t0 = dict(config=dataclasses.asdict(config), keep_8bit_budget=dict(asked=asked, used=config.keep_8bit_budget)), {}, time.perf_counter()
     bias_correction = bool(config.bias_correction or (config.bias_correction is None and calib is not None))
     baked = config.algorithm in ("gptq", "adaround")

@@ -16,9 +16,9 @@ __all__ = ['REPORT_ONLY', 'MAIN_METRICS', 'MODES_HEADER', 'COMPARE_HEADER', 'REP
            'report_spec', 'recorded_differences', 'report_run_dir', 'fmt', 'html_table', 'metric_value', 'metrics_rows',
            'plot_main_metrics', 'plot_op_histograms', 'plot_dequant_per_stage', 'plot_layer_sqnr', 'modes_rows',
            'plot_modes', 'compare_rows', 'plot_compare', 'plot_sensitivity', 'plot_activation_sensitivity',
-           'plot_recovery', 'plot_gptq_errors', 'plot_latency', 'demo_banner', 'what_ran_table', 'graph_table',
-           'worst_layers_table', 'latency_table', 'kernels_table', 'smoke_table', 'artifact_links', 'report_template',
-           'typed_report_parameters', 'render_report']
+           'plot_recovery', 'plot_gptq_errors', 'plot_latency', 'plot_qat_loss', 'demo_banner', 'what_ran_table',
+           'graph_table', 'worst_layers_table', 'latency_table', 'kernels_table', 'smoke_table', 'artifact_links',
+           'report_template', 'typed_report_parameters', 'render_report']
 
 # %% ../nbs/24_report.ipynb #9b392ffe
 REPORT_ONLY = {"compare": False}  # the report's parameters beyond `RunSpec`'s options, with their defaults
@@ -241,6 +241,21 @@ def plot_latency(fp:dict, q:dict, smoke:dict, mode:str):
     ax.set_xticks(x, [f"eval {s}" for s in stages] + ["smoke inference"]); ax.set_ylabel("median ms per image")
     ax.set_ylim(0, max(fv + qv) * 1.25)
     ax.set_title(f"Latency on {', '.join(q['providers']['used'][:1])}: FP32 vs {mode.upper()}"); ax.legend(loc="upper left")
+    fig.tight_layout(); return fig
+
+# %% ../nbs/24_report.ipynb #9b65008b
+def plot_qat_loss(qat:dict, # a mode's QAT record (`qat.train_qat_`)
+                  smooth:int=20, # steps in the running mean
+                 ):
+    "The distillation loss at each QAT step, its running mean, and the loss over all training images before and after."
+    c = qat["loss_curve"]
+    run = [sum(c[max(0, i - smooth + 1):i + 1]) / len(c[max(0, i - smooth + 1):i + 1]) for i in range(len(c))]
+    fig, ax = _fig(8, 3.2)
+    ax.plot(c, lw=0.6, alpha=0.5, label="each step (one batch)"); ax.plot(run, lw=1.5, label=f"running mean of {smooth}")
+    ax.axhline(qat["loss_before"], ls="--", c="gray", lw=0.8, label="all training images: after PTQ")
+    ax.axhline(qat["loss_after"], ls=":", c="k", lw=0.8, label="after QAT")
+    ax.set_xlabel("QAT step"); ax.set_ylabel("distillation loss"); ax.set_yscale("log")
+    ax.set_title(f"QAT: {qat['steps']} steps on {qat['images']} calibration images ({qat['wall_s']:.0f} s)"); ax.legend(fontsize=7)
     fig.tight_layout(); return fig
 
 # %% ../nbs/24_report.ipynb #da6fd224

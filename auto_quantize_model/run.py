@@ -12,7 +12,8 @@ from .spec import RunSpec, check_weights_file
 from .rundir import ModeResult, RunDir, RunResult
 from .data import RunInputs, calibration_fingerprint, calibration_record, check_run_inputs, read_calibration, warn_size_mismatches
 from .load import load_yolov10_detection_model
-from .ptq import unmatched_patterns
+from .ptq import quantized_layers_table, unmatched_patterns
+from .qat import qat_stage_
 from .quantize import quantize_model_ptq
 from .export import INPUT_NAME, export_brevitas_qcdq_onnx, export_fp32_onnx, initializers_listed_as_inputs, model_metadata, onnx_op_histogram, op_count_per_stage, qcdq_to_int4_qdq, qdq_to_fp16
 from .ort import create_ort_session, interleaved_latency_ms, output_diff, session_feed, smoke_check, smoke_input
@@ -23,8 +24,8 @@ from .cluster import RayPredictor, compute_engine, import_ray, ran_on, run_torch
 __all__ = ['FP16_CPU_NOTE', 'load_checked_model', 'check_model_fits', 'Prepared', 'prepare_run', 'graph_summary',
            'bit_width_shares', 'layers_not_at', 'int4_check', 'fp16_check', 'export_and_validate', 'quantize_mode',
            'quantize_modes_on_ray', 'metric_deltas', 'evaluate_model', 'delta_interval', 'evaluate_mode', 'start_run',
-           'run_record', 'mode_files', 'finished_mode', 'quantize_modes', 'run_ptq', 'run_full', 'evaluate_fp32',
-           'evaluation_files', 'evaluated_mode', 'evaluate_and_mark', 'mode_wall_times']
+           'run_record', 'qat_records', 'mode_files', 'finished_mode', 'quantize_modes', 'run_ptq', 'run_full',
+           'evaluate_fp32', 'evaluation_files', 'evaluated_mode', 'evaluate_and_mark', 'mode_wall_times']
 
 # %% ../nbs/21_run.ipynb #d39a504c
 def load_checked_model(spec:RunSpec):
@@ -161,6 +162,9 @@ def quantize_mode(prep:Prepared, # from `prepare_run`
     import torch; torch.manual_seed(0)  # each mode the same whatever ran before it (a resumed run, Ray tasks)
     with sw("quantize"): qmodel, table, info = quantize_model_ptq(prep.model, config, cal["x"] if cal else None, show_progress=show_progress,
                                                                  reuse=prep.reuse)
+    if config.qat:  # trained on the calibration images, which never include an evaluation image
+        with sw("qat"): info["qat"] = qat_stage_(qmodel, prep.model, cal["x"], config, show_progress)
+        table = quantized_layers_table(prep.model, qmodel, {r["name"]: r["bits"] for r in table}, config)
     info["calibration"] = {k: v for k, v in calibration_record(cal).items() if k != "ids"} if cal else None
     qmodel.aqm_calibration = calibration_fingerprint(cal)  # in the QCDQ graph's metadata, for `aqm eval`
     int4 = spec.int4 and (spec.mode != "all" or mode == "w4a16")  # --mode all: the INT4 artifact of the 4-bit weight-only mode
@@ -237,6 +241,11 @@ def run_record(prep:Prepared) -> dict:
     return dict(imgsz=prep.imgsz, stem=prep.stem, modes=prep.spec.modes, calibration=calibration_record(prep.calib),
                 checkpoint=prep.model.aqm_checkpoint, ran_on=ran_on(prep.engine))
 
+def qat_records(modes:dict) -> dict|None:
+    "What `run.json` says of each mode's QAT stage (steps, seed, wall time, loss curve), None without `--qat`: it trained on `calibration`'s ids."
+    recs = {md: (r.export.get("ptq") or {}).get("qat") for md, r in modes.items()}
+    return {md: dict(q, trained_on="the calibration ids") for md, q in recs.items() if q} or None
+
 def mode_files(res:ModeResult) -> list:
     "The files quantizing one mode wrote."
     return [p for k, p in res.paths.items() if k != "run_json"]
@@ -272,7 +281,7 @@ def run_ptq(spec:RunSpec, # the run's options
         with rd.record("ptq", spec) as extra:
             extra.update(run_record(prep))
             modes = quantize_modes(prep, show_progress)
-            extra.update(wall_times_s={md: r.wall_times_s for md, r in modes.items()}, artifacts=rd.artifact_records())
+            extra.update(qat=qat_records(modes), wall_times_s={md: r.wall_times_s for md, r in modes.items()}, artifacts=rd.artifact_records())
     return RunResult(rd.path, modes)
 
 # %% ../nbs/21_run.ipynb #f160c30d
@@ -296,7 +305,8 @@ def run_full(spec:RunSpec, # the run's options
                 sw = Stopwatch()
                 if fp is None: fp = evaluate_fp32(prep, res, sw)
                 modes[md] = evaluated_mode(prep, res, fp) or evaluate_and_mark(prep, res, fp, sw)
-            extra.update(wall_times_s={md: r.wall_times_s for md, r in modes.items()}, artifacts=rd.artifact_records())
+            extra.update(qat=qat_records(modes), wall_times_s={md: r.wall_times_s for md, r in modes.items()},
+                         artifacts=rd.artifact_records())
     return RunResult(rd.path, modes, fp)
 
 def evaluate_fp32(prep:Prepared, res:ModeResult, sw:Stopwatch) -> dict:

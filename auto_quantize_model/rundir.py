@@ -241,6 +241,9 @@ def ptq_summary(ex:dict) -> str:
     bits += off_mode_bits_summary(ex)
     b = p.get("keep_8bit_budget") or {}
     if b.get("used"): bits += f"; 8-bit budget {b['used']} of the weights" + (" (the default, --keep-8bit-budget auto)" if b.get("asked") == "auto" else "")
+    q = p.get("qat")
+    if q: bits += (f"; then QAT ({q['steps']} steps on the calibration images, {q['wall_s']:.0f} s): distillation loss "
+                   f"{q['loss_before']:.4g} -> {q['loss_after']:.4g}, output SQNR {q['calib_output_sqnr_db']} dB")
     return (f"{c.get('weight_quant', 'absmax')} scales{group_summary(ex)}, {c.get('algorithm', 'rtn')}, bias correction "
             f"{'on' if p.get('bias_correction') else 'off'}; "
             + (f"{cal['images']} calibration images (calib_ids.txt, disjoint from the evaluated ids"

@@ -96,3 +96,21 @@ def test_sensitivity_of_each_weight_width(tmp_path, mode):
     p = aqm("sensitivity", "--weights", "real", "--mode", mode, "--data-root", "real", "--calib-images", 2, "--imgsz", 64,
             "--algorithm", "rtn", "--act-quant", "asym", "--keep-8bit-budget", 0, "--run-root", tmp_path, "--run-id", "s")
     assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]
+
+def test_qat_stage_on_the_demo(tmp_path):
+    "--qat: the stage runs after PTQ on the calibration ids only, is named and recorded, and its export matches the trained torch model."
+    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--calib-images", 8, "--max-images", 4, "--bootstrap", 0,
+            "--providers", "cpu", "--keep-8bit-budget", "0", "--qat", "--qat-steps", 3, "--int4", "--run-root", tmp_path, "--run-id", "q")
+    assert p.returncode == 0, p.stderr[-3000:]
+    run = tmp_path/"q"
+    rec, ex = json.loads((run/"run.json").read_text()), json.loads((run/"ptq_w4a16_export.json").read_text())
+    q = rec["qat"]["w4a16"]
+    assert (q["steps"], len(q["loss_curve"]), q["images"], q["seed"]) == (3, 3, 8, 0), q
+    assert rec["args"]["qat"] is True and rec["args"]["qat_steps"] == 3 and ex["ptq"]["qat"]["steps"] == 3
+    evaluated = set((run/"image_ids.txt").read_text().split())
+    trained = set((run/"calib_ids.txt").read_text().split())
+    assert len(trained) == 8 and not trained & evaluated and {str(i) for i in rec["calibration"]["ids"]} == trained
+    assert "then QAT (3 steps on the calibration images" in p.stdout, p.stdout
+    sm = json.loads((run/"ptq_w4a16_smoke.json").read_text())
+    assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3 and sm["quant_onnx_vs_torch"]["rows_compared"] > 0, sm["quant_onnx_vs_torch"]
+    assert sm["int4"]["vs_qcdq"]["relative"] < 1e-6, sm["int4"]  # learned scales: the same integers, float rounding apart

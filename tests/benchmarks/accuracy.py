@@ -1,7 +1,7 @@
 """Accuracy benchmark (run by hand, not collected by pytest): PTQ configurations on the same COCO subset, in one run.
 
     .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
-        [--calib-images 64] [--only NAME ...] [--set w4a16|a8] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
+        [--calib-images 64] [--only NAME ...] [--set w4a16|a8|qat] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
         [--resamples 400]
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
@@ -58,6 +58,13 @@ CONFIGS = {
     "w4a8, groups of 16, first conv and the head's last convs at 8 bits": ("w4a8", dict(group_size=16, bits_preset="first-last8")),
     "w8a8, the costliest conv input left float": ("w8a8", dict(float_inputs=1, a8_graph="conv-inputs")),
     "w8a8, the 3 costliest conv inputs left float": ("w8a8", dict(float_inputs=3, a8_graph="conv-inputs")),
+    "pure 4-bit (no 8-bit budget)": ("w4a16", dict(keep_8bit_budget="0")),
+    "pure 4-bit + QAT, 150 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_steps=150)),
+    "pure 4-bit + QAT, 300 steps (--qat)": ("w4a16", dict(keep_8bit_budget="0", qat=True)),
+    "pure 4-bit + QAT, 600 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_steps=600)),
+    "default (5% budget) + QAT, 300 steps": ("w4a16", dict(qat=True)),
+    "w4a8 pure 4-bit": ("w4a8", dict(keep_8bit_budget="0")),
+    "w4a8 pure 4-bit + QAT, 300 steps": ("w4a8", dict(keep_8bit_budget="0", qat=True)),
 }
 
 # options of the benchmark itself, not of `RunSpec`: levers measured here and not kept in the project
@@ -81,6 +88,9 @@ def costliest_inputs_float(n:int=0):
 
 # the rows of the A8 table (`--set a8`)
 A8_SET = ("w8a8", "w4a8")
+
+# the rows of the QAT table (`--set qat`)
+QAT_SET = ("pure 4-bit", "default (5% budget) + QAT")
 
 # the rows of the W4A16 accuracy tables in README.md (`--set w4a16`)
 W4A16_SET = ("published", "asymmetric per-channel RTN", "(default)", "groups of", "preset", "in 10% of", "w8a16")
@@ -106,8 +116,8 @@ def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str, resamples
     d, ex = r.deltas, r.export
     share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)
     return dict(name=name, mode=mode, config=cfg, fp32=d["fp32"]["mAP_50_95"], quant=d["quant"]["mAP_50_95"], images=d["images"],
-                delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"],
-                weight_share_8bit=share8, calib_output_sqnr_db=ex["ptq"].get("calib_output_sqnr_db"),
+                delta_points=round(100 * d["delta_mAP_50_95"], 2), quantize_s=r.wall_times_s["quantize"], qat_s=r.wall_times_s.get("qat"),
+                weight_share_8bit=share8, calib_output_sqnr_db=(ex["ptq"].get("qat") or ex["ptq"]).get("calib_output_sqnr_db"),
                 stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
                 QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1),
                 **({"delta_interval_points": [round(100 * iv["low"], 2), round(100 * iv["high"], 2)]}
@@ -118,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the configuration names to run")
-    ap.add_argument("--set", choices=["w4a16", "a8"], help="the rows of README's W4A16 or A8 tables (instead of --only)")
+    ap.add_argument("--set", choices=["w4a16", "a8", "qat"], help="the rows of the W4A16, A8 or QAT tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
     ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each row's interval of Δ (0: none)")
@@ -126,7 +136,8 @@ def main(argv=None):
                     help="run the configurations as Ray tasks (alone: a local runtime; or a cluster address)")
     a = ap.parse_args(argv)
     if a.set == "w4a16": a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
-    if a.set == "a8": a.only = list(A8_SET) + (a.only or [])
+    if a.set == "a8": a.only = list(A8_SET) + (a.only or []); a.skip = a.skip + ["pure 4-bit"]
+    if a.set == "qat": a.only = list(QAT_SET) + (a.only or [])
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.run import run_full, run_ptq
@@ -166,14 +177,14 @@ def main(argv=None):
         out["yolov10m_default"] = dict(wall_times_s=r.wall_times_s, total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in r.wall_times_s.items()), flush=True)
-    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 95 % interval | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) |",
-          "|---|---|---|---|---|---|---|---|---|"]
+    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 95 % interval | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) | QAT time (s) |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({rows[0]['images']} images); intervals: paired bootstrap "
                           f"over those images, {a.resamples} draws\n")
     iv = lambda r: "[{:+.2f}, {:+.2f}]".format(*r["delta_interval_points"]) if "delta_interval_points" in r else ""
     md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {iv(r)} | {100*r['weight_share_8bit']:.1f}% | "
-           f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} |" for r in rows]
-    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | | |" for r in failed]
+           f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} | {r['qat_s'] or ''} |" for r in rows]
+    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | | | |" for r in failed]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
