@@ -179,7 +179,7 @@ def grid_bits(config:PTQConfig, # the run's config
 def names_8bit_convs(config:PTQConfig) -> bool:
     "True when `config` chooses its own 8-bit convs: patterns, a preset, a count, a share or a target SQNR."
     return (bool(config.keep_8bit) or config.bits_preset != "none" or config.keep_8bit_count > 0 or config.keep_8bit_share > 0
-            or config.target_sqnr_db is not None or config.qat)
+            or config.target_sqnr_db is not None)
 
 def resolve_budget(config:PTQConfig, # a config, possibly with `keep_8bit_budget="auto"`
                    has_images:bool, # whether calibration images are at hand

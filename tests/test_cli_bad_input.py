@@ -84,3 +84,11 @@ def test_size_mismatch_warns_once_with_the_count(fp32_onnx, real_coco, tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     warnings = [l for l in p.stderr.splitlines() if l.startswith("aqm: warning:")]
     assert len(warnings) == 1 and "2 of 4 images" in warnings[0] and str(first[0]["id"]) in warnings[0], p.stderr
+
+@pytest.mark.parametrize("args,says", [(("--qat-steps", 5), "--qat-steps sets the steps of --qat: give --qat too"),
+                                       (("--qat", "--group-size", 32), "--qat trains per-channel scales"),
+                                       (("--qat", "--qat-steps", 0), "--qat-steps"),
+                                       (("--qat", "--calib-images", 0), "needs calibration images")])
+def test_qat_options_that_cannot_run(tmp_path, args, says):
+    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--max-images", 2, *args, "--run-root", tmp_path/"runs")
+    assert_one_line_error(p, says); assert files_under(tmp_path/"runs") == []
