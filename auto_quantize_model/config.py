@@ -137,7 +137,8 @@ class PTQConfig:
         if self.keep_8bit_budget not in (None, "auto"): parse_budget(self.keep_8bit_budget)
         _check_group_size(self)
         if self.qat_steps is not None and not self.qat: raise AqmError("--qat-steps sets the steps of --qat: give --qat too")
-        if self.qat and self.group_size: raise AqmError("--qat trains per-channel scales: it does not take --group-size")
+        if self.qat and (self.group_size or self.scales != "channel"):
+            raise AqmError("--qat trains per-channel scales: it does not take --group-size or --scales tensor")
         ok = dict(rtn=WEIGHT_QUANTS, auto=WEIGHT_QUANTS, gptq=("absmax", "mse", "asym"))
         if self.weight_quant not in ok.get(self.algorithm, ("absmax", "mse")):
             raise AqmError(f"--algorithm {self.algorithm} works with --weight-quant "

@@ -87,6 +87,7 @@ def test_size_mismatch_warns_once_with_the_count(fp32_onnx, real_coco, tmp_path)
 
 @pytest.mark.parametrize("args,says", [(("--qat-steps", 5), "--qat-steps sets the steps of --qat: give --qat too"),
                                        (("--qat", "--group-size", 32), "--qat trains per-channel scales"),
+                                       (("--qat", "--scales", "tensor"), "--qat trains per-channel scales"),
                                        (("--qat", "--qat-steps", 0), "--qat-steps"),
                                        (("--qat", "--calib-images", 0), "needs calibration images")])
 def test_qat_options_that_cannot_run(tmp_path, args, says):
