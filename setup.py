@@ -21,6 +21,7 @@ py_versions = '3.10 3.11 3.12 3.13'.split()
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 ray_requirements = shlex.split(cfg.get('ray_requirements', ''))  # the optional engine of large runs (`--ray`)
+openvino_requirements = shlex.split(cfg.get('openvino_requirements', ''))  # the optional second runtime (`--runtime openvino`)
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 lic = licenses[cfg['license']]
@@ -39,7 +40,7 @@ setuptools.setup(
     include_package_data = True,
     package_data = {'auto_quantize_model': ['assets/*', 'assets/coco-real/*', 'assets/coco-real/*/*']},
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements + ray_requirements, 'ray': ray_requirements },
+    extras_require={ 'dev': dev_requirements + ray_requirements, 'ray': ray_requirements, 'openvino': openvino_requirements },
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
     long_description_content_type = 'text/markdown',

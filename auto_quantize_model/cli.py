@@ -81,7 +81,7 @@ def add_eval_args(p:argparse.ArgumentParser):
     p.add_argument("--out", required=True, help="output directory (metrics.json, predictions.json, image_ids.txt)")
     p.add_argument("--imgsz", type=int, default=None, help="input size (default: from the model's metadata)")
     p.add_argument("--head", default=None, help="one2one or one2many (default: from the model's metadata)")
-    for n in ("providers", "ray", "ray_workers"): add_option(p, opts[n])
+    for n in ("providers", "runtime", "ov_precision", "ray", "ray_workers"): add_option(p, opts[n])
 
 def build_parser() -> argparse.ArgumentParser:
     "The `aqm` argument parser with its subcommands."
@@ -136,7 +136,8 @@ def cmd_eval(a) -> int:
     args = (a.onnx, a.out, a.data_root, getattr(a, "images", None), getattr(a, "annotations", None),
             getattr(a, "max_images", RunSpec.max_images), getattr(a, "image_ids_list", None))
     opts = dict(head=a.head, providers=getattr(a, "providers", RunSpec.providers), ray=getattr(a, "ray", None),
-                ray_workers=getattr(a, "ray_workers", None))
+                ray_workers=getattr(a, "ray_workers", None), runtime=getattr(a, "runtime", RunSpec.runtime),
+                ov_precision=getattr(a, "ov_precision", RunSpec.ov_precision))
     data = check_eval_inputs(*args, **opts)
     from auto_quantize_model.evaluate import run_eval
     m = run_eval(*args, imgsz=a.imgsz, **opts, data=data)

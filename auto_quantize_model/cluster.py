@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .core import AqmError
 from .config import check_ray_address
-from .ort import create_ort_session
+from .ort import create_session
 from .coco import predict_images, prediction_rows
 
 # %% auto #0
@@ -135,15 +135,16 @@ def shard_ids(ids:list, # image ids in evaluation order
 
 # %% ../nbs/20_cluster.ipynb #ef7f875b
 class EvalWorker:
-    "One ONNX Runtime session on a Ray worker, made on its first shard from the model in Ray's object store."
-    def __init__(self, providers:str, threads:int): self.providers, self.threads, self.sess = providers, threads, None
+    "One session (ONNX Runtime or OpenVINO) on a Ray worker, made on its first shard from the model in Ray's object store."
+    def __init__(self, providers:str, threads:int, runtime:str="onnxruntime", ov_precision:str="default"):
+        self.providers, self.threads, self.runtime, self.ov_precision, self.sess = providers, threads, runtime, ov_precision, None
     def session(self, model:list):
         "The session, made from `model` (`[ObjectRef of the ONNX bytes]`, fetched once: a restarted worker fetches it again)."
         if self.sess is None:
             import ray
             with tempfile.TemporaryDirectory(prefix="aqm-eval-") as d:  # the session keeps the graph; the file can go
                 (Path(d)/"model.onnx").write_bytes(ray.get(model[0]))
-                self.sess, self.info = create_ort_session(Path(d)/"model.onnx", self.providers, threads=self.threads)
+                self.sess, self.info = create_session(Path(d)/"model.onnx", self.providers, self.runtime, self.ov_precision, self.threads)
         return self.sess
     def predict(self, model:list, files:dict, cat_map:dict, imgsz:int, head:str) -> tuple:
         "`(predictions, per-stage seconds, process id, providers record, whether Ray restarted this worker)` for one shard."
@@ -188,11 +189,11 @@ class RayPredictor:
     "Predicts like `coco.predict_in_process`, sharded over the engine's workers (give it as `evaluate_onnx_on_coco`'s `predictor`)."
     def __init__(self, engine:RayEngine, show:bool=None): self.engine, self.show = engine, show
     def __call__(self, onnx_path, files:dict, cat_map:dict, imgsz:int, head:str, providers="cuda,cpu", desc:str="eval",
-                 on_shard=None) -> tuple:
+                 on_shard=None, runtime:str="onnxruntime", ov_precision:str="default") -> tuple:
         ray, eng = import_ray(), self.engine
         Worker = ray.remote(num_cpus=eng.threads, max_restarts=RAY_RETRIES, max_task_retries=RAY_RETRIES)(EvalWorker)
         model = [ray.put(Path(onnx_path).read_bytes())]  # in a list: workers fetch it themselves, once
-        actors = [Worker.remote(providers, eng.threads) for _ in range(eng.workers)]
+        actors = [Worker.remote(providers, eng.threads, runtime, ov_precision) for _ in range(eng.workers)]
         try:
             shards = shard_ids(list(files), eng.workers)
             keep = (lambda k, p: on_shard(prediction_rows(shards[k], p[0], p[1]))) if on_shard else None  # kept as each shard ends

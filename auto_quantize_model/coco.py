@@ -10,7 +10,7 @@ import numpy as np
 from .core import AqmError, check_imgsz, read_json, write_json
 from .data import image_files, letterbox_image, read_image_bgr, select_image_ids
 from .export import INPUT_NAME, onnx_metadata
-from .ort import create_ort_session, detections_to_image, raw_detections, session_feed
+from .ort import create_session, detections_to_image, raw_detections, session_feed
 
 # %% auto #0
 __all__ = ['COCO_STAT_NAMES', 'SHARD_IMAGES', 'category_id_map', 'coco_predictions', 'coco_metrics', 'ground_truth_as_output',
@@ -247,9 +247,10 @@ def predict_in_process(onnx_path, # ONNX model
                        providers="cuda,cpu", # ORT provider preference
                        desc:str="eval", # progress bar label
                        on_shard=None, # checkpoint callback (see `predict_images`)
+                       runtime:str="onnxruntime", ov_precision:str="default", # the runtime (see `create_session`)
                       ) -> tuple:
-    "`(predictions, times, providers record, where it ran)` from one ONNX Runtime session in this process."
-    sess, info = create_ort_session(onnx_path, providers)
+    "`(predictions, times, session record, where it ran)` from one session (ONNX Runtime or OpenVINO) in this process."
+    sess, info = create_session(onnx_path, providers, runtime, ov_precision)
     preds, times = predict_images(sess, files, cat_map, imgsz, head, desc=desc, on_shard=on_shard)
     return preds, times, info, dict(engine="local", nodes=1, workers=1)
 
@@ -263,6 +264,7 @@ def evaluate_onnx_on_coco(onnx_path, # ONNX model
                           desc:str="eval", # progress bar label
                           predictor=None, # what predicts (default `predict_in_process`; `cluster.RayPredictor` shards over Ray)
                           shards=None, # a `PredictionShards`: images it holds are not predicted again, new ones are kept there
+                          runtime:str="onnxruntime", ov_precision:str="default", # the runtime (see `create_session`)
                          ) -> dict:
     "Evaluate one ONNX model on the subset with pycocotools; write `metrics.json` (and the predictions) to `out_dir`."
     st = onnx_eval_settings(onnx_path, imgsz, head)
@@ -271,7 +273,7 @@ def evaluate_onnx_on_coco(onnx_path, # ONNX model
     todo = {i: p for i, p in files.items() if i not in done}
     predict = predictor if (predictor and todo) else predict_in_process  # nothing left: a session only says where it would run
     new, times, info, where = predict(onnx_path, todo, cat_map, st["imgsz"], st["head"], providers, desc,
-                                      on_shard=shards.save if shards else None)
+                                      on_shard=shards.save if shards else None, runtime=runtime, ov_precision=ov_precision)
     preds, times = merged_predictions(files, done, prediction_rows(todo, new, times))
     metrics = dict(model=str(onnx_path), **coco_metrics(coco, preds, list(files)), imgsz=st["imgsz"], head=st["head"],
                    conf_threshold=0.001, max_det=300, category_mapping=how, providers=info, latency_per_image=latency_stats(times),

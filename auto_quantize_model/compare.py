@@ -136,7 +136,8 @@ def run_compare(run_dir, # a finished `aqm run` directory
         for name, fields in configs.items():
             table, info = built[name]["table"], built[name]["info"]
             m = evaluate_onnx_on_coco(onnx_paths[name], data["coco"], data["files"], onnx_paths[name].parent, rec["imgsz"], spec.head,
-                                      providers, desc=name[:20], predictor=RayPredictor(eng) if eng else None)
+                                      providers, desc=name[:20], predictor=RayPredictor(eng) if eng else None,
+                                      runtime=spec.runtime, ov_precision=spec.ov_precision)
             share8 = sum(r["n_weights"] for r in table if r["bits"] == 8) / max(1, sum(r["n_weights"] for r in table))
             rows.append(dict(name=name, config=fields, mAP_50_95=m["mAP_50_95"], mAP_50=m["mAP_50"],
                              delta_mAP_50_95=m["mAP_50_95"] - fp["mAP_50_95"], quantize_s=built[name]["times"]["quantize"],

@@ -12,6 +12,7 @@ from .data import calibration_overlap, check_eval_inputs, warn_size_mismatches
 from .export import onnx_metadata
 from .coco import evaluate_onnx_on_coco, onnx_eval_settings
 from .cluster import RayPredictor, compute_engine, import_ray
+from .ort import import_openvino
 
 # %% auto #0
 __all__ = ['run_eval']
@@ -25,12 +26,14 @@ def run_eval(onnx_path, # ONNX model to evaluate
              providers:str=RunSpec.providers, # ORT provider preference
              ray:str=None, ray_workers:int=None, # shard the evaluation over Ray (see `RunSpec.ray`)
              data:dict=None, # the subset, when already checked (`check_eval_inputs`)
+             runtime:str=RunSpec.runtime, ov_precision:str=RunSpec.ov_precision, # what runs the model (see `RunSpec.runtime`)
             ) -> dict:
     "Evaluate one ONNX model on a COCO subset into `out`: metrics.json, predictions.json, image_ids.txt."
     data = data or check_eval_inputs(onnx_path, out, data_root, images, annotations, max_images, image_ids_list, head, providers,
-                                     ray, ray_workers)
-    spec = RunSpec.build(ray=ray, ray_workers=ray_workers)
+                                     ray, ray_workers, runtime, ov_precision)
+    spec = RunSpec.build(ray=ray, ray_workers=ray_workers, runtime=runtime, ov_precision=ov_precision)
     if spec.ray: import_ray()
+    if spec.runtime == "openvino": import_openvino()
     onnx_eval_settings(onnx_path, imgsz, head)  # a readable model that takes this input size
     both = calibration_overlap(onnx_metadata(onnx_path).get("calibration"), data["coco"], data["ids"])
     if both: raise AqmError(f"{len(both)} of the {len(data['ids'])} ids to evaluate calibrated this model (its metadata lists "
@@ -38,6 +41,6 @@ def run_eval(onnx_path, # ONNX model to evaluate
     warn_size_mismatches(data)
     with signals_stop(), compute_engine(spec) as eng:  # SIGTERM/SIGINT stop it even inside pycocotools; writes at the end
         m = evaluate_onnx_on_coco(onnx_path, data["coco"], data["files"], out, imgsz, head, providers,
-                                  predictor=RayPredictor(eng) if eng else None)
+                                  predictor=RayPredictor(eng) if eng else None, runtime=runtime, ov_precision=ov_precision)
     RunDir(out).write_ids("image", data["ids"])
     return m

@@ -16,10 +16,10 @@ from .integer import integer_qdq_pass
 # %% auto #0
 __all__ = ['INPUT_NAME', 'OUTPUT_NAME', 'FP32_ONLY_INPUTS', 'FP16_MAX', 'onnx_export_kwargs', 'dummy_input', 'load_onnx',
            'check_onnx_file', 'set_onnx_metadata', 'onnx_metadata', 'model_metadata', 'GroupwiseDequantize',
-           'groupwise_rows', 'GroupwiseQCDQConv', 'groupwise_convs_for_export', 'export_fp32_onnx',
-           'export_brevitas_qcdq_onnx', 'onnx_op_histogram', 'initializers_listed_as_inputs', 'node_stage',
-           'op_count_per_stage', 'pack_int4', 'int4_range', 'int4_initializer', 'qcdq_to_int4_qdq', 'fp16_tensor',
-           'qdq_to_fp16']
+           'groupwise_rows', 'GroupwiseQCDQConv', 'groupwise_convs_for_export', 'conv_inputs_off_split_',
+           'export_fp32_onnx', 'export_brevitas_qcdq_onnx', 'onnx_op_histogram', 'initializers_listed_as_inputs',
+           'node_stage', 'op_count_per_stage', 'pack_int4', 'int4_range', 'int4_initializer', 'qcdq_to_int4_qdq',
+           'fp16_tensor', 'qdq_to_fp16']
 
 # %% ../nbs/17_export.ipynb #14139f52
 INPUT_NAME, OUTPUT_NAME = "images", "output0"
@@ -152,6 +152,37 @@ def groupwise_convs_for_export(qmodel:nn.Module) -> nn.Module:
         setattr(out.get_submodule(parent) if parent else out, leaf, GroupwiseQCDQConv(out.get_submodule(n)))
     return out
 
+# %% ../nbs/17_export.ipynb #2e3d8d22
+def _split_sizes(graph, split) -> np.ndarray|None:
+    "The constant output sizes of a `Split` node (its second input, an initializer or a `Constant`), or None."
+    from onnx import numpy_helper
+    name = split.input[1] if len(split.input) > 1 else ""
+    for i in graph.initializer:
+        if name and i.name == name: return numpy_helper.to_array(i)
+    for n in graph.node:
+        if name and n.op_type == "Constant" and n.output[0] == name and n.attribute[0].name == "value": return numpy_helper.to_array(n.attribute[0].t)
+    return None
+
+def conv_inputs_off_split_(graph) -> int:
+    "Give each `Conv` that reads an output of a `Split` (constant sizes) a `Slice` of the same channels; returns how many."
+    from onnx import helper, numpy_helper
+    nodes, done = [], 0
+    for n in list(graph.node):
+        nodes.append(n)
+        sizes = _split_sizes(graph, n) if n.op_type == "Split" else None
+        if sizes is None: continue
+        axis = next((a.i for a in n.attribute if a.name == "axis"), 0)
+        for k, (out, end) in enumerate(zip(n.output, np.cumsum(sizes))):
+            convs = [c for c in graph.node if c.op_type == "Conv" and c.input[0] == out]
+            if not convs: continue
+            name = f"{n.name or out}/slice{k}"
+            for t, v in (("starts", end - sizes[k]), ("ends", end), ("axes", axis)):
+                graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), f"{name}_{t}"))
+            nodes.append(helper.make_node("Slice", [n.input[0], *(f"{name}_{t}" for t in ("starts", "ends", "axes"))], [f"{name}_output"], name=name))
+            for c in convs: c.input[0] = f"{name}_output"; done += 1
+    del graph.node[:]; graph.node.extend(nodes)
+    return done
+
 # %% ../nbs/17_export.ipynb #95a81ed6
 def export_fp32_onnx(model:nn.Module, # fused float model
                      path, # destination `.onnx`
@@ -178,6 +209,8 @@ def export_brevitas_qcdq_onnx(qmodel:nn.Module, # model from `quantize_model_bre
     def export(p):
         export_onnx_qcdq(qmodel.eval(), args=x, export_path=str(p), **onnx_export_kwargs(opset, fold_constants=False))
         if integer: integer_qdq_pass(p)
+        m = load_onnx(p)
+        if conv_inputs_off_split_(m.graph): onnx.save(m, str(p))  # a graph OpenVINO compiles too
     return _export_atomically(export, path, meta)
 
 # %% ../nbs/17_export.ipynb #7ab228c4
@@ -260,6 +293,7 @@ def qcdq_to_int4_qdq(src, # QCDQ ONNX with 4-bit weights (int8 → Clip → Dequ
         drop.append(clip)
     for c in drop: g.node.remove(c)
     g.initializer.extend(made.values())
+    conv_inputs_off_split_(g)  # a graph OpenVINO compiles too (see below); the same numbers in ONNX Runtime
     _drop_unused(g)
     with atomic_path(dst, suffix=".onnx") as tmp:
         onnx.save(m, str(tmp)); check_onnx_file(tmp)

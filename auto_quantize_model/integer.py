@@ -28,6 +28,7 @@ class QuantSiLU(nn.Module):
     def __init__(self, act_quant="asym-mse", act_bits=8):
         super().__init__()
         self.sigmoid_quant, self.mul_quant = act_quantizer(act_quant, act_bits), act_quantizer(act_quant, act_bits)
+        self.sigmoid_quant.aqm_bounded = True  # its range is within [0, 1] whatever the photos (`widen_activation_ranges_`)
     def forward(self, x): return self.mul_quant(x * self.sigmoid_quant(torch.sigmoid(x)))
 
 class ConvOutputQuant(nn.Module):

@@ -17,7 +17,8 @@ __all__ = ['BREVITAS_ACT_QUANTS', 'is_dfl_conv', 'preset_8bit_convs', 'conv_bit_
            'brevitas_weight_quant', 'brevitas_act_quant', 'brevitas_conv_layer_map', 'quantize_convs_in_place',
            'weight_sqnr_db', 'quant_conv_weight', 'levels_per_channel', 'conv_role', 'quantized_layers_table',
            'cache_weight_quant_metadata', 'cached_mode_switches', 'quantize_model_brevitas_ptq',
-           'per_channel_scale_violations', 'bias_correction_', 'calibrate_activations_']
+           'per_channel_scale_violations', 'bias_correction_', 'calibrate_activations_', 'widen_activation_ranges_',
+           'mark_image_input_quantizers_']
 
 # %% ../nbs/08_ptq.ipynb #e4580e1d
 def is_dfl_conv(name:str) -> bool:
@@ -293,3 +294,35 @@ def calibrate_activations_(qmodel:nn.Module, calib:torch.Tensor, batch:int=8) ->
     with torch.no_grad(), cached_mode_switches(), calibration_mode(qmodel):
         for x in calib.split(batch): qmodel(x)
     return qmodel
+
+# %% ../nbs/08_ptq.ipynb #w1de0a8b
+def widen_activation_ranges_(qmodel:nn.Module, # a Brevitas model whose activation ranges are calibrated
+                             factor:float=1.0, # each range's upper end times this (1: unchanged)
+                            ) -> int:
+    "Raise the upper end of each calibrated activation range `factor` times, in place (signed ranges: both ends); how many quantizers."
+    bounded = {id(s) for m in qmodel.modules() if getattr(m, "aqm_bounded", False) for s in m.modules()}  # e.g. a sigmoid's [0, 1]
+    n = 0
+    for m in qmodel.modules():
+        tq = getattr(getattr(m, "fused_activation_quant_proxy", None), "tensor_quant", None)
+        if id(m) in bounded or not hasattr(getattr(tq, "scaling_impl", None), "value"): continue
+        span, low = tq.scaling_impl.value, getattr(getattr(tq, "zero_point_impl", None), "value", None)
+        with torch.no_grad():
+            if low is None: span.mul_(factor)  # symmetric: the span is the largest |x|
+            else: span.add_((factor - 1) * (span + low).clamp(min=0))  # the lower end stays
+        n += 1
+    return n
+
+def mark_image_input_quantizers_(qmodel:nn.Module, # a Brevitas model
+                                 x:torch.Tensor, # a batch of its input images
+                                ) -> list:
+    "Mark bounded (`aqm_bounded`) the input quantizers of the convs that read the images themselves (always in [0, 1]); their names."
+    import brevitas.nn as qnn
+    names, hooks = [], []
+    for n, m in qmodel.named_modules():
+        if isinstance(m, qnn.QuantConv2d): hooks.append(m.register_forward_pre_hook(lambda mod, args, n=n: names.append(n) if args[0] is x else None))
+    try:
+        with torch.no_grad(): qmodel(x)
+    finally:
+        for h in hooks: h.remove()
+    for n in names: qmodel.get_submodule(n).input_quant.aqm_bounded = True
+    return names

@@ -8,7 +8,7 @@ import dataclasses, time
 import torch, torch.nn as nn
 from .core import AqmError
 from .config import PTQConfig, needs_calibration, resolve_budget
-from .ptq import bias_correction_, calibrate_activations_, conv_bit_plan, keep_8bit_weight_share, quantize_model_brevitas_ptq, quantized_layers_table
+from .ptq import bias_correction_, calibrate_activations_, widen_activation_ranges_, mark_image_input_quantizers_, conv_bit_plan, keep_8bit_weight_share, quantize_model_brevitas_ptq, quantized_layers_table
 from .integer import to_integer_a8_
 from .grid import rounding_mismatches
 from .gptq import gptq_key, gptq_model, gptq_
@@ -92,6 +92,9 @@ def quantize_model_ptq(model:nn.Module, # fused float model
         x = calib[:config.act_calib_images]
         if config.a8_graph == "integer": info["integer"] = to_integer_a8_(qmodel, x, config.act_quant, config.act_bits, batch)
         else: calibrate_activations_(qmodel, x, batch)
+        if config.act_range_margin != 1:
+            mark_image_input_quantizers_(qmodel, x[:1])
+            info["act_ranges_widened"] = widen_activation_ranges_(qmodel, config.act_range_margin)
         lap("activation_calibration"); info["activation_calibration_images"] = len(x)
     if bias_correction and (not baked or config.act_bits): bias_correction_(qmodel, calib, batch); lap("bias_correction")
     if config.act_bits and config.act_rank_images and calib is not None:

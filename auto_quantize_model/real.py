@@ -40,12 +40,13 @@ def make_real_coco(src:str|Path, # a COCO root with train2017/ and annotations/i
                    dest:str|Path, # the new root (must not exist)
                    max_bytes:int=220_000, # largest photo kept
                    every:int=4, # one photo in `every` goes to the calibration split
+                   max_photos:int|None=None, # keep only the first `max_photos` small photos (default: all)
                   ) -> Path:
     "Copy the small photos of `src` into `dest` as an evaluation split (val2017/) and a calibration split (train2017/)."
     src, dest = check_dir(src, "source COCO root"), Path(dest)
     if dest.exists(): raise AqmError(f"{dest} already exists")
     js = json.loads((src/"annotations/instances_train2017.json").read_text())
-    ims = sorted((i for i in js["images"] if (src/"train2017"/i["file_name"]).stat().st_size <= max_bytes), key=lambda i: i["id"])
+    ims = sorted((i for i in js["images"] if (src/"train2017"/i["file_name"]).stat().st_size <= max_bytes), key=lambda i: i["id"])[:max_photos]
     for split, ids in zip(("val2017", "train2017"), split_every([i["id"] for i in ims], every)):
         sub = coco_subset(js, set(ids))
         (dest/split).mkdir(parents=True); (dest/"annotations").mkdir(exist_ok=True)
@@ -73,6 +74,7 @@ NO_AUGMENTATION = dict(mosaic=0.0, close_mosaic=0, scale=0.0, translate=0.0, fli
                        erasing=0.0, warmup_epochs=0)
 
 def train_real_model(out:str|Path, # work dir: YOLO dataset and training runs
+                     root:str|Path|None=None, # COCO root whose val2017 and train2017 photos it learns (default: the bundled ones)
                      epochs:int=250, # stage 1: from scratch, Ultralytics' default augmentation
                      memorise_epochs:int=120, # stage 2: from stage 1, no augmentation, lower learning rate
                      imgsz:int=256, # train size
@@ -80,11 +82,11 @@ def train_real_model(out:str|Path, # work dir: YOLO dataset and training runs
                      device:str="cpu", # training device
                      dest:str|Path|None=None, # where the checkpoint goes (default: `real_weights_path()`)
                     ) -> Path:
-    "Train the real-photo YOLOv10n on every bundled photo in two stages, reproducibly, and store its stripped checkpoint."
+    "Train the real-photo YOLOv10n on every photo of `root` in two stages, reproducibly, and store its stripped checkpoint."
     from ultralytics import YOLO
     from ultralytics.utils.torch_utils import strip_optimizer
     out = Path(out)
-    data = write_real_yolo_dataset(out)
+    data = write_real_yolo_dataset(out, root)
     common = dict(data=str(data), imgsz=imgsz, batch=batch, workers=2, device=device, optimizer="AdamW", seed=0,
                   deterministic=True, cache="ram", plots=False, amp=False, val=False, project=str(out/"runs"), exist_ok=True)
     YOLO("yolov10n.yaml").train(epochs=epochs, lr0=0.002, close_mosaic=max(1, epochs // 10), name="real", **common)

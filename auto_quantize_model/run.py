@@ -16,7 +16,7 @@ from .ptq import quantized_layers_table, unmatched_patterns
 from .qat import qat_stage_
 from .quantize import quantize_model_ptq
 from .export import INPUT_NAME, export_brevitas_qcdq_onnx, export_fp32_onnx, initializers_listed_as_inputs, model_metadata, onnx_op_histogram, op_count_per_stage, qcdq_to_int4_qdq, qdq_to_fp16
-from .ort import create_ort_session, interleaved_latency_ms, output_diff, session_feed, smoke_check, smoke_input
+from .ort import create_ort_session, import_openvino, interleaved_latency_ms, output_diff, session_feed, smoke_check, smoke_input
 from .coco import category_id_map
 from .cluster import RayPredictor, compute_engine, import_ray, ran_on, run_torch_tasks
 
@@ -57,6 +57,7 @@ def prepare_run(spec:RunSpec, # the run's options
     "Check a spec's inputs, load its model and read its calibration images; nothing is written."
     inputs = inputs or check_run_inputs(spec, evaluate, need_calibration)
     if spec.ray: import_ray()  # installed, or say how
+    if spec.runtime == "openvino": import_openvino()
     sw = Stopwatch()
     with sw("load"): model = load_yolov10_detection_model(spec.weights_path, spec.head, spec.trust_checkpoint)
     check_model_fits(model, spec, inputs)
@@ -118,7 +119,7 @@ def fp16_check(quant_onnx, fp16_onnx, image, imgsz, head, providers, runs:int=5)
 
 # %% ../nbs/21_run.ipynb #3c88282d
 def export_and_validate(model, qmodel, table, config, paths, imgsz, head, providers, opset, smoke_image, sw, int4=False,
-                        ptq_info=None, fp16=False):
+                        ptq_info=None, fp16=False, runtime="onnxruntime", ov_precision="default"):
     "Export both graphs (and the INT4 and FP16 variants), write the export JSON, run the smoke check and write its JSON."
     if not paths["fp32_onnx"].exists():  # a run over several modes exports the float graph once
         with sw("export_fp32"): export_fp32_onnx(model, paths["fp32_onnx"], imgsz, opset)
@@ -140,7 +141,8 @@ def export_and_validate(model, qmodel, table, config, paths, imgsz, head, provid
     if fp16:
         export["fp16"] = graph_summary(paths["fp16_onnx"])
         export["fp16_to_fp32_size_ratio"] = round(export["fp16"]["size_bytes"] / export["fp32"]["size_bytes"], 4)
-    with sw("smoke"): smoke = smoke_check(paths["fp32_onnx"], paths["quant_onnx"], qmodel, smoke_image, imgsz, head, providers)
+    with sw("smoke"): smoke = smoke_check(paths["fp32_onnx"], paths["quant_onnx"], qmodel, smoke_image, imgsz, head, providers,
+                                          runtime=runtime, ov_precision=ov_precision)
     if int4: smoke["int4"] = int4_check(paths["quant_onnx"], paths["int4_onnx"], smoke_image, imgsz, head, providers)
     smoke["fp16"] = (fp16_check(paths["quant_onnx"], paths["fp16_onnx"], smoke_image, imgsz, head, providers) if fp16
                      else dict(done=False, reason="not asked for (--fp16)"))
@@ -169,7 +171,7 @@ def quantize_mode(prep:Prepared, # from `prepare_run`
     qmodel.aqm_calibration = calibration_fingerprint(cal)  # in the QCDQ graph's metadata, for `aqm eval`
     int4 = spec.int4 and (spec.mode != "all" or mode == "w4a16")  # --mode all: the INT4 artifact of the 4-bit weight-only mode
     export, smoke = export_and_validate(prep.model, qmodel, table, config, paths, prep.imgsz, spec.head, spec.providers,
-                                        spec.opset, spec.smoke_image, sw, int4, info, spec.fp16)
+                                        spec.opset, spec.smoke_image, sw, int4, info, spec.fp16, spec.runtime, spec.ov_precision)
     times = dict(sw.times, quantize_export_smoke=round(sw.total - sw.times.get("load", 0), 3), total=sw.total)
     return ModeResult(rd.path, mode, paths, export, smoke, times, qmodel=qmodel)
 
@@ -204,7 +206,8 @@ def evaluate_model(prep:Prepared, onnx_path, mode:str=None, fp16:bool=False, des
     from auto_quantize_model.coco import PredictionShards, evaluate_onnx_on_coco
     d, out = prep.eval_data, prep.run_dir.coco_dir(mode, fp16)
     return evaluate_onnx_on_coco(onnx_path, d["coco"], d["files"], out, prep.imgsz, prep.spec.head, prep.spec.providers, desc=desc,
-                                 predictor=RayPredictor(prep.engine) if prep.engine else None, shards=PredictionShards(out/"shards"))
+                                 predictor=RayPredictor(prep.engine) if prep.engine else None, shards=PredictionShards(out/"shards"),
+                                 runtime=prep.spec.runtime, ov_precision=prep.spec.ov_precision)
 
 def delta_interval(prep:Prepared, mode:str, fp16:bool=False) -> dict:
     "The 95 % paired bootstrap interval of a model's Δ mAP50-95 against FP32 over the run's images (`--bootstrap` draws)."

@@ -13,10 +13,11 @@ from .core import AqmError, asset_path, check_file, check_imgsz, check_run_id, f
 from .config import MODES, SCALES, WEIGHT_QUANTS, ALGORITHMS, BITS_PRESETS, ACT_QUANTS, A8_GRAPHS, HEADS, DEFAULT_OPSET, PTQConfig, check_head, check_mode, check_opset, check_range, check_ray_address, parse_providers, ptq_config_for_mode
 
 # %% auto #0
-__all__ = ['BUNDLED_WEIGHTS', 'USER_WEIGHTS', 'USER_DATA_ROOT', 'MODE_CHOICES', 'CHOICES', 'PTQ_FROM_MODE', 'MAX_BOOTSTRAP',
-           'resolve_weights', 'resolve_data_root', 'weights_stem', 'default_run_root', 'auto_weights', 'auto_data_root',
-           'run_modes', 'opt', 'RunSpec', 'ptq_options', 'OptionField', 'option_fields', 'as_bool', 'option_value',
-           'is_model_yaml', 'check_weights_sha256', 'check_weights_file']
+__all__ = ['BUNDLED_WEIGHTS', 'USER_WEIGHTS', 'USER_DATA_ROOT', 'MODE_CHOICES', 'RUNTIMES', 'OV_PRECISIONS', 'CHOICES',
+           'PTQ_FROM_MODE', 'MAX_BOOTSTRAP', 'resolve_weights', 'resolve_data_root', 'weights_stem', 'default_run_root',
+           'auto_weights', 'auto_data_root', 'run_modes', 'check_choice', 'opt', 'RunSpec', 'ptq_options',
+           'OptionField', 'option_fields', 'as_bool', 'option_value', 'is_model_yaml', 'check_weights_sha256',
+           'check_weights_file']
 
 # %% ../nbs/02_spec.ipynb #669d323a
 BUNDLED_WEIGHTS = {"demo": "yolov10-demo.pt", "real": "yolov10n-real.pt"}
@@ -61,13 +62,22 @@ def auto_data_root(data_root="auto", # a COCO root, a bundled name, `auto` or No
 
 # %% ../nbs/02_spec.ipynb #02c57497
 MODE_CHOICES = (*MODES, "all")
+RUNTIMES = ("onnxruntime", "openvino")  # what runs the ONNX models (OpenVINO: an optional extra)
+OV_PRECISIONS = ("default", "f32", "bf16")  # OpenVINO's inference precision of float ops (default: the plugin's choice)
 CHOICES = dict(mode=MODE_CHOICES, head=HEADS, scales=SCALES, weight_quant=WEIGHT_QUANTS, algorithm=ALGORITHMS,
-               bits_preset=BITS_PRESETS, act_quant=ACT_QUANTS, a8_graph=A8_GRAPHS)
+               bits_preset=BITS_PRESETS, act_quant=ACT_QUANTS, a8_graph=A8_GRAPHS, runtime=RUNTIMES, ov_precision=OV_PRECISIONS)
 PTQ_FROM_MODE = ("mode", "weight_bits", "act_bits")  # `PTQConfig` fields set by the run's mode, not options
 
 def run_modes(mode:str) -> list:
     "The modes a run covers: every mode for `all`, else the one (checked)."
     return list(MODES) if mode == "all" else [check_mode(mode)]
+
+def check_choice(value:str, # the option's value
+                 name:str, # the option's name in `CHOICES`
+                ) -> str:
+    "`value` if it is one of option `name`'s choices, else `AqmError` naming them."
+    if value in CHOICES[name]: return value
+    raise AqmError(f"unknown --{name.replace('_', '-')} {value!r}: choose from {', '.join(CHOICES[name])}")
 
 # %% ../nbs/02_spec.ipynb #bb8cac04
 def opt(default=None, # the default (a class: a fresh instance of it for each spec)
@@ -105,6 +115,10 @@ class RunSpec:
     imgsz:int = opt(None, "square input size (default: the checkpoint's training size, else 640)")
     head:str = opt("one2one", "detection head: one2one is NMS-free, one2many needs NMS")
     providers:str = opt("cuda,cpu", "ONNX Runtime providers in order of preference")
+    runtime:str = opt("onnxruntime", "what runs the ONNX models for evaluation: onnxruntime, or openvino = OpenVINO's CPU "
+                                     "plugin (an optional extra: pip install 'auto_quantize_model[openvino]')")
+    ov_precision:str = opt("default", "--runtime openvino, the precision of float ops: default = OpenVINO's choice (bf16 on CPUs "
+                                      "with bf16 instructions), f32 = float32 throughout (as ONNX Runtime), bf16")
     opset:int = opt(DEFAULT_OPSET, "ONNX opset of the exported graphs")
     smoke_image:str = opt(None, "image for the smoke check (default: Ultralytics' bus.jpg)")
     int4:bool = opt(False, "also write <stem>-<mode>-qdq-int4.onnx (opset 21, INT4 weights, no Clip; convs kept at 8 bits stay int8)")
@@ -122,6 +136,8 @@ class RunSpec:
     def __post_init__(self):
         self.modes = run_modes(self.mode)
         check_head(self.head); parse_providers(self.providers); self.imgsz = check_imgsz(self.imgsz)
+        check_choice(self.runtime, "runtime"); check_choice(self.ov_precision, "ov_precision")
+        if self.ov_precision != "default" and self.runtime != "openvino": raise AqmError("--ov-precision needs --runtime openvino")
         self.max_images = check_range(self.max_images, 1, 10_000_000, "--max-images")
         self.bootstrap = check_range(self.bootstrap, 0, MAX_BOOTSTRAP, "--bootstrap")
         self.opset = check_opset(self.opset)

@@ -93,3 +93,9 @@ def test_size_mismatch_warns_once_with_the_count(fp32_onnx, real_coco, tmp_path)
 def test_qat_options_that_cannot_run(tmp_path, args, says):
     p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--max-images", 2, *args, "--run-root", tmp_path/"runs")
     assert_one_line_error(p, says); assert files_under(tmp_path/"runs") == []
+
+@pytest.mark.parametrize("margin", [0.5, "nan", 17])
+def test_act_range_margin_out_of_range(tmp_path, margin):
+    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--mode", "w8a8", "--imgsz", 64, "--max-images", 2,
+            "--act-range-margin", margin, "--run-root", tmp_path/"runs")
+    assert_one_line_error(p, "--act-range-margin"); assert files_under(tmp_path/"runs") == []

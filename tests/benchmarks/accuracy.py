@@ -1,8 +1,8 @@
 """Accuracy benchmark (run by hand, not collected by pytest): PTQ configurations on the same COCO subset, in one run.
 
     .venv/bin/python tests/benchmarks/accuracy.py [--weights demo] [--data-root demo] [--max-images 100]
-        [--calib-images 64] [--only NAME ...] [--set w4a16|a8|qat] [--skip NAME ...] [--m-time] [--ray [ADDRESS]]
-        [--resamples 400]
+        [--calib-images 64] [--calib-data-root ROOT] [--only NAME ...] [--set w4a16|a8|qat|shift] [--skip NAME ...]
+        [--m-time] [--ray [ADDRESS]] [--resamples 400]
 
 Every row is a full `aqm run` (quantize, QCDQ export, ONNX Runtime COCO evaluation of FP32 and quantized on the same
 ids, calibration ids disjoint from them); its Δ has the 95 % paired bootstrap interval over the evaluated images
@@ -65,6 +65,10 @@ CONFIGS = {
     "default (5% budget) + QAT, 300 steps": ("w4a16", dict(qat=True)),
     "w4a8 pure 4-bit": ("w4a8", dict(keep_8bit_budget="0")),
     "w4a8 pure 4-bit + QAT, 300 steps": ("w4a8", dict(keep_8bit_budget="0", qat=True)),
+    "w8a8, ranges as calibrated (--act-range-margin 1)": ("w8a8", dict(act_range_margin=1.0)),
+    "w4a8, ranges as calibrated (--act-range-margin 1)": ("w4a8", dict(act_range_margin=1.0)),
+    "w8a8, upper ends 1.5x (--act-range-margin 1.5)": ("w8a8", dict(act_range_margin=1.5)),
+    "w4a8, upper ends 1.5x (--act-range-margin 1.5)": ("w4a8", dict(act_range_margin=1.5)),
 }
 
 # options of the benchmark itself, not of `RunSpec`: levers measured here and not kept in the project
@@ -88,6 +92,9 @@ def costliest_inputs_float(n:int=0):
 
 # the rows of the A8 table (`--set a8`)
 A8_SET = ("w8a8", "w4a8")
+
+# the rows of the calibration-shift table (`--set shift`, with `--calib-data-root` photos the model never saw)
+SHIFT_SET = ("w8a8 (default)", "w4a8 (default)", "ranges as calibrated")
 
 # the rows of the QAT table (`--set qat`)
 QAT_SET = ("pure 4-bit", "default (5% budget) + QAT")
@@ -127,8 +134,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
+    ap.add_argument("--calib-data-root", default=None, help="calibrate on another COCO root (photos the model never saw: calibration shift)")
     ap.add_argument("--only", nargs="*", default=None, help="substrings of the configuration names to run")
-    ap.add_argument("--set", choices=["w4a16", "a8", "qat"], help="the rows of the W4A16, A8 or QAT tables (instead of --only)")
+    ap.add_argument("--set", choices=["w4a16", "a8", "qat", "shift"], help="the rows of the W4A16, A8, QAT or calibration-shift tables (instead of --only)")
     ap.add_argument("--skip", nargs="*", default=[], help="substrings of the configuration names to leave out (HQO: ~7 s per conv)")
     ap.add_argument("--m-time", action="store_true"); ap.add_argument("--out", default="tmp/benchmarks/accuracy")
     ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each row's interval of Δ (0: none)")
@@ -138,6 +146,7 @@ def main(argv=None):
     if a.set == "w4a16": a.only = list(W4A16_SET) + (a.only or []); a.skip = a.skip + ["w8a8", "w4a8", "HQO", "5%"]
     if a.set == "a8": a.only = list(A8_SET) + (a.only or []); a.skip = a.skip + ["pure 4-bit"]
     if a.set == "qat": a.only = list(QAT_SET) + (a.only or [])
+    if a.set == "shift": a.only = list(SHIFT_SET) + (a.only or [])
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import warnings; warnings.filterwarnings("ignore")
     from auto_quantize_model.run import run_full, run_ptq
@@ -146,7 +155,8 @@ def main(argv=None):
     root = Path(tempfile.mkdtemp(prefix="aqm-acc-")); rows, failed = [], []
     todo = {name: (i, mode, cfg) for i, (name, (mode, cfg)) in enumerate(CONFIGS.items())
             if not ((a.only and not any(s in name for s in a.only)) or any(s in name for s in a.skip))}
-    data = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images)
+    data = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images,
+                **({"calib_data_root": a.calib_data_root} if a.calib_data_root else {}))
     def report(name, row=None, error=None):
         if error is not None:  # one failing configuration is a row, not the end of the benchmark
             print(f"{name}: failed: {error[:300]}", flush=True)
@@ -168,7 +178,7 @@ def main(argv=None):
         for n, (i, mode, cfg) in todo.items():
             try: report(n, measure(n, mode, cfg, data, root, f"r{i}", a.resamples))
             except Exception as e: report(n, error=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    out = dict(resamples=a.resamples, weights=a.weights, data_root=a.data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
+    out = dict(resamples=a.resamples, weights=a.weights, data_root=a.data_root, calib_data_root=a.calib_data_root, max_images=a.max_images, calib_images=a.calib_images, rows=rows, failed=failed,
                versions=package_versions())
     if a.m_time:
         t = time.perf_counter()

@@ -5,10 +5,16 @@ interleaved in one process. `--a8` adds W8A8 and W4A8 in both A8 graph forms (`-
 which fuses it into integer kernels; `conv-inputs` in both sessions), round to nearest, ranges calibrated on `--a8-calib`
 random images (latency depends on the graph, not on the values), every conv at the mode's bits (`--keep-8bit-budget 0`), and prints the kernels ONNX Runtime's optimised graph
 runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv) and how many quantized convs run as
-QLinearConv.
+QLinearConv. `--openvino` times the same artifacts on OpenVINO's CPU plugin too (the optional extra), in float32 and
+in its default precision (bf16 on CPUs with bf16 instructions), all interleaved in one run, each ratio against the FP32
+graph on the same runtime and precision, and prints the precision each conv runs in (OpenVINO's runtime model).
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
-        [--group-size 32] [--a8] [--a8-calib 4]
+        [--group-size 32] [--a8] [--a8-calib 4] [--openvino] [--providers cpu]
+
+A model yaml gets He-normal random weights (`load.spread_random_weights_`): with Ultralytics' initialisation, fused,
+activations shrink to about 1e-7 by the neck, where the A8 ranges collapse and branches fall on each other's grids by
+coincidence, which no trained model does.
 
 Prints a markdown table and writes JSON (default tmp/benchmarks/latency.json). Ratios are measured in one run, so a
 busy machine slows every variant alike.
@@ -24,6 +30,27 @@ def kernel_counts(onnx_path, fold_weight_qdq=False) -> dict:
     ops = session_op_counts(onnx_path, "cpu", fold_weight_qdq)
     return {k: ops[k] for k in KERNEL_KINDS if ops.get(k)}
 
+def openvino_rows(artifacts:list, precisions:list, batches:list, imgsz:int, warmup:int, runs:int) -> tuple:
+    "`(rows, kernels)`: OpenVINO CPU latency of each `(name, path)` in each precision, interleaved, ratio to FP32 at the same precision."
+    from auto_quantize_model.core import AqmError
+    from auto_quantize_model.ort import create_ov_session, interleaved_latency_ms
+    sessions, kernels, used = {}, {}, {}
+    for prec in precisions:
+        for name, path in artifacts:
+            try: s, info = create_ov_session(path, prec)
+            except AqmError as e: print(f"OpenVINO {prec}: {name} skipped ({str(e)[:200]})"); continue
+            sessions[(name, prec)], used[prec] = s, info["precision_used"]
+            kernels[f"{name} ({prec}: {info['precision_used']})"] = info["kernels"]
+    rows = []
+    for b in batches:
+        x = np.random.default_rng(0).random((b, 3, imgsz, imgsz), dtype=np.float32)
+        lat = interleaved_latency_ms({f"{n}@{p}": s for (n, p), s in sessions.items()}, x, warmup, runs)
+        for (name, prec) in sessions:
+            v, base = lat[f"{name}@{prec}"], lat[f"fp32@{prec}"]["median_ms"]
+            rows.append(dict(provider=f"OpenVINO CPU ({prec}: {used[prec]})", batch=b, model=name, median_ms=v["median_ms"],
+                             mean_ms=v["mean_ms"], runs=runs, ratio_to_fp32=round(v["median_ms"] / base, 4)))
+    return rows, kernels
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="yolov10m.yaml")
@@ -35,6 +62,8 @@ def main(argv=None):
     ap.add_argument("--group-size", type=int, default=32, help="group size of the group-wise artifact (0: none)")
     ap.add_argument("--a8", action="store_true", help="also W8A8 and W4A8 artifacts, and the kernels each session runs")
     ap.add_argument("--a8-calib", type=int, default=4, help="random images that calibrate the A8 input quantizers")
+    ap.add_argument("--openvino", action="store_true", help="also time the artifacts on OpenVINO's CPU plugin (the optional extra)")
+    ap.add_argument("--ov-precisions", nargs="+", default=["f32", "default"], help="OpenVINO precisions to time (--openvino)")
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
     a = ap.parse_args(argv)
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
@@ -45,8 +74,10 @@ def main(argv=None):
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
     sw = Stopwatch()
     with sw("load"):
-        from auto_quantize_model.load import load_yolov10_detection_model
+        from auto_quantize_model.load import load_yolov10_detection_model, spread_random_weights_
+        from auto_quantize_model.spec import is_model_yaml
         model = load_yolov10_detection_model(resolve_weights(a.weights))
+        if is_model_yaml(a.weights): spread_random_weights_(model)  # activations that keep their size through the layers, as trained ones do
     with sw("quantize"): qmodel, _ = quantize_model_brevitas_ptq(model)
     d = Path(tempfile.mkdtemp())
     with sw("export_fp32"): fp = export_fp32_onnx(model, d/"fp32.onnx", a.imgsz)
@@ -95,6 +126,12 @@ def main(argv=None):
                                     runs=a.runs, ratio_to_fp32=round(v["median_ms"] / base, 4)))
     sizes = {k: Path(p).stat().st_size for k, p in (("fp32", fp), ("w4a16_qcdq", q), ("w4a16_int4", i4), ("w4a16_fp16", f16),
                                                     *[(n.replace("_project_session", "").replace("_default_session", ""), p) for n, p, f in grouped if f])}
+    ov_kernels = {}
+    if a.openvino:
+        ov_artifacts = [("fp32", fp), ("w4a16_qcdq", q), ("w4a16_int4", i4), *[(n.replace("_project_session", ""), p) for n, p, f in grouped if "int4" in n],
+                        *[(n.replace("_default_session", ""), p) for n, p, f in a8 if not f]]
+        ov_rows, ov_kernels = openvino_rows(ov_artifacts, a.ov_precisions, a.batches, a.imgsz, a.warmup, a.runs)
+        results += ov_rows
     print(f"\n| provider | batch | model | median ms | ratio to FP32 |\n|---|---|---|---|---|")
     for r in results: print(f"| {r['provider']} | {r['batch']} | {r['model']} | {r['median_ms']:.1f} | {r['ratio_to_fp32']:.3f} |")
     kernels = {n: kernel_counts(p, f) for n, p, f in (("fp32", fp, True), ("w4a16_default_session", q, False),
@@ -102,8 +139,11 @@ def main(argv=None):
     n_quantized = sum(1 for n, m in model.named_modules() if type(m).__name__ == "Conv2d" and not n.endswith("dfl.conv"))
     print(f"\nkernels in ONNX Runtime's optimised CPU graph ({n_quantized} quantized convs):")
     for k, v in kernels.items(): print(f"  {k}: " + ", ".join(f"{n} {c}" for n, c in v.items()) + (f"; QLinearConv {v.get('QLinearConv', 0)} of {n_quantized}" if k.startswith("w") else ""))
+    if ov_kernels:
+        print("\nOpenVINO CPU: layers by runtime precision (its runtime model; a 1x1 conv on compressed weights runs as FullyConnected, its precision the weights'):")
+        for k, v in ov_kernels.items(): print(f"  {k}: " + "; ".join(f"{t} " + ", ".join(f"{p} {c}" for p, c in d.items()) for t, d in v.items()))
     print("\nsizes: " + ", ".join(f"{k} {v/2**20:.1f} MB ({v/sizes['fp32']:.3f}x)" for k, v in sizes.items()))
-    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, quantized_convs=n_quantized, stage_times_s=sw.times, results=results, sizes_bytes=sizes, kernels_cpu=kernels,
+    write_json(a.out, dict(weights=a.weights, imgsz=a.imgsz, quantized_convs=n_quantized, stage_times_s=sw.times, results=results, sizes_bytes=sizes, kernels_cpu=kernels, kernels_openvino=ov_kernels,
                            versions=package_versions(), cpu_count=os.cpu_count()))
     print(f"wrote {a.out}")
 
