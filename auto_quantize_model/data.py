@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from dataclasses import dataclass
 from .core import AqmError, check_dir, check_file, file_record
-from .config import check_head, needs_calibration, parse_providers
+from .config import needs_calibration
 from .spec import RunSpec, check_weights_file, auto_data_root, resolve_data_root
 from .rundir import ID_FILES, RunDir
 
@@ -390,12 +390,11 @@ def check_eval_inputs(onnx_path, # ONNX model to evaluate
                       data_root=None, images=None, annotations=None, # the data (see `coco_paths`); data_root may be "demo"
                       max_images:int=RunSpec.max_images, image_ids_list=None, # the subset
                       head:str=None, providers:str=RunSpec.providers, ray:str=None, ray_workers:int=None, # checked options
-                      runtime:str=RunSpec.runtime, ov_precision:str=RunSpec.ov_precision, # the runtime (checked, not imported)
+                      runtime:str=RunSpec.runtime, ov_precision:str=RunSpec.ov_precision, # checked, not imported
                      ) -> dict:
     "The evaluation subset of `aqm eval`, after checking its options, the model file and the output folder; nothing is written."
-    check_file(onnx_path, "ONNX model"); parse_providers(providers)
-    if head: check_head(head)
-    RunSpec.build(ray=ray, ray_workers=ray_workers, runtime=runtime, ov_precision=ov_precision)  # checked like every command's
+    check_file(onnx_path, "ONNX model")  # then the options, checked like every command's
+    RunSpec.build(providers=providers, ray=ray, ray_workers=ray_workers, runtime=runtime, ov_precision=ov_precision, **({"head": head} if head else {}))
     taken = [f for f in EVAL_FILES if (Path(out)/f).exists()]
     if taken: raise AqmError(f"{Path(out)/taken[0]} already exists: choose another --out")
     return prepare_coco(auto_data_root(data_root), images, annotations, max_images, image_ids_list)
