@@ -14,13 +14,14 @@ from .spec import RunSpec, check_weights_file, auto_data_root, resolve_data_root
 from .rundir import ID_FILES, RunDir
 
 # %% auto #0
-__all__ = ['EVAL_FILES', 'coco_paths', 'inside_folder', 'check_coco_entries', 'load_coco', 'read_image_ids_file',
-           'select_image_ids', 'image_files', 'decoded_size', 'size_mismatches', 'read_image_bgr', 'resize_long_side',
-           'letterbox_image', 'spec_data_root', 'prepare_coco', 'evaluation_data', 'warn_size_mismatches',
-           'select_calib_ids', 'calibration_batch', 'has_train_split', 'prepare_calib_source', 'calibration_source',
-           'check_calibration_given', 'same_file', 'calibration_eval_clash', 'select_calibration', 'read_calibration',
-           'calibration_record', 'calibration_fingerprint', 'calibration_overlap', 'RunInputs', 'check_run_inputs',
-           'check_resume_inputs', 'check_eval_inputs']
+__all__ = ['IMAGE_SUFFIXES', 'EVAL_FILES', 'coco_paths', 'inside_folder', 'check_coco_entries', 'load_coco',
+           'read_image_ids_file', 'select_image_ids', 'image_files', 'decoded_size', 'size_mismatches',
+           'read_image_bgr', 'resize_long_side', 'letterbox_image', 'spec_data_root', 'prepare_coco', 'evaluation_data',
+           'warn_size_mismatches', 'select_calib_ids', 'calibration_batch', 'has_train_split', 'image_folder_index',
+           'prepare_calib_source', 'calibration_source', 'check_calibration_given', 'same_file',
+           'calibration_eval_clash', 'select_calibration', 'read_calibration', 'calibration_record',
+           'calibration_fingerprint', 'calibration_overlap', 'RunInputs', 'check_run_inputs', 'check_resume_inputs',
+           'check_eval_inputs']
 
 # %% ../nbs/06_data.ipynb #64dc44c7
 def coco_paths(data_root=None, # a COCO root holding <split>/ and annotations/instances_<split>.json
@@ -243,11 +244,24 @@ def has_train_split(data_root) -> bool:
     root = Path(resolve_data_root(data_root))
     return (root/"train2017").is_dir() and (root/"annotations"/"instances_train2017.json").is_file()
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")  # what a plain calibration folder is read for
+
+def image_folder_index(images_dir):
+    "A `COCO` index of a folder's images without labels: ids 1, 2, ... in file-name order; `AqmError` when it holds none."
+    from pycocotools.coco import COCO
+    names = sorted(p.name for p in check_dir(images_dir, "images directory").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not names: raise AqmError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
+    coco = COCO(); coco.dataset = dict(images=[dict(id=i, file_name=n) for i, n in enumerate(names, 1)], annotations=[], categories=[])
+    with contextlib.redirect_stdout(io.StringIO()): coco.createIndex()
+    return coco
+
 def prepare_calib_source(calib_data_root=None, # a COCO root: its train2017 split if it has one, else val2017
-                         calib_image_dir=None, calib_annotations=None, # or: an image folder and its instances JSON
+                         calib_image_dir=None, calib_annotations=None, # or: an image folder, with its instances JSON or without labels
                         ) -> dict|None:
     "The calibration image set named apart from the evaluation set (None when not given); nothing is written."
     if not (calib_data_root or calib_image_dir or calib_annotations): return None
+    if calib_image_dir and not (calib_annotations or calib_data_root):  # plain images: calibration and QAT need no labels
+        return dict(coco=image_folder_index(calib_image_dir), ids=[], files={}, images_dir=Path(calib_image_dir), annotations=None)
     from auto_quantize_model.data import coco_paths, load_coco
     root = resolve_data_root(calib_data_root) if calib_data_root else None
     split = "train2017" if has_train_split(root) else "val2017"
@@ -278,9 +292,9 @@ def check_calibration_given(config, # `PTQConfig`
 
 # %% ../nbs/06_data.ipynb #e1b834e4
 def same_file(a, b) -> bool:
-    "True when both paths name one existing file."
+    "True when both paths name one existing file (a missing path, or None, names none)."
     try: return Path(a).resolve().samefile(Path(b).resolve())
-    except OSError: return False
+    except (OSError, TypeError): return False
 
 # %% ../nbs/06_data.ipynb #d72abf06
 def calibration_eval_clash(files:dict, eval_data:dict) -> list:
@@ -302,12 +316,12 @@ def select_calibration(config, # `PTQConfig`
     ids = select_calib_ids(data["coco"], config.calib_images, eval_data["ids"] if one_file else (), calib_ids_list)
     files = image_files(data["coco"], ids, data["images_dir"])
     if len(ids) < config.calib_images and not calib_ids_list:
-        print(f"aqm: warning: calibrating on {len(ids)} images, all {Path(data['annotations']).name} has left "
+        print(f"aqm: warning: calibrating on {len(ids)} images, all {Path(data['annotations'] or data['images_dir']).name} has left "
               f"({config.calib_images} asked)", file=sys.stderr)
     clash = calibration_eval_clash(files, eval_data) if eval_data else []
     if clash: raise AqmError(f"{len(clash)} calibration image(s) are also evaluation images (same files, e.g. id {clash[0]}): "
                              "calibrate on other images")
-    return dict(ids=ids, files=files, source=dict(images_dir=str(data["images_dir"]), annotations=str(data["annotations"])))
+    return dict(ids=ids, files=files, source=dict(images_dir=str(data["images_dir"]), annotations=data["annotations"] and str(data["annotations"])))
 
 def read_calibration(selected:dict|None, # from `select_calibration`
                      imgsz:int, # network input size
@@ -332,7 +346,11 @@ def calibration_overlap(fingerprint:dict|None, # a model's `calibration_fingerpr
                         ids:list, # the ids about to be evaluated
                        ) -> list:
     "The ids about to be evaluated that calibrated the model: the same id with the same image file name."
-    pairs = {(int(i), f) for i, f in zip((fingerprint or {}).get("ids", []), (fingerprint or {}).get("file_names", []))}
+    fp = fingerprint or {}
+    if "annotations" in fp and fp["annotations"] is None:  # a plain image folder numbers its images itself: file names decide
+        names = set(fp.get("file_names", []))
+        return [i for i in ids if Path(coco.imgs[i]["file_name"]).name in names]
+    pairs = {(int(i), f) for i, f in zip(fp.get("ids", []), fp.get("file_names", []))}
     return [i for i in ids if (i, Path(coco.imgs[i]["file_name"]).name) in pairs]
 
 # %% ../nbs/06_data.ipynb #159d1042

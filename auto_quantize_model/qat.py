@@ -13,9 +13,10 @@ from .ptq import cache_weight_quant_metadata
 from .sensitivity import output_sqnr_db
 
 # %% auto #0
-__all__ = ['QAT_LR', 'QAT_SCALE_LR', 'QAT_BATCH', 'QAT_SEED', 'learned_weight_quant', 'learnable_weight_quant_',
+__all__ = ['QAT_LR', 'QAT_SCALE_LR', 'QAT_BATCH', 'QAT_SEED', 'QAT_AUGMENT', 'learned_weight_quant', 'learnable_weight_quant_',
            'has_learned_scale', 'learnable_weight_quants_', 'head_outputs', 'relative_mse', 'distillation_loss',
-           'qat_parameters', 'flipped', 'mean_distillation_loss', 'train_qat_', 'qat_stage_']
+           'qat_parameters', 'flipped', 'mosaics', 'color_jittered', 'augmented_batch', 'mean_distillation_loss',
+           'train_qat_', 'qat_stage_']
 
 # %% ../nbs/16_qat.ipynb #8a4b53ca
 def learned_weight_quant(bits:int, # weight bit width
@@ -112,6 +113,33 @@ def flipped(x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
     flip = torch.rand(len(x), generator=g) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
+def mosaics(pool:torch.Tensor, # images (N, 3, H, W)
+            n:int, g:torch.Generator) -> torch.Tensor:
+    "`n` images, each four random images of `pool` at half size in a 2 x 2 grid."
+    _, c, h, w = pool.shape
+    tiles = torch.nn.functional.interpolate(pool[torch.randint(0, len(pool), (4 * n,), generator=g)], size=(h // 2, w // 2),
+                                            mode="bilinear", align_corners=False).view(n, 2, 2, c, h // 2, w // 2)
+    out = torch.zeros(n, c, h // 2 * 2, w // 2 * 2, dtype=pool.dtype)
+    out.view(n, c, 2, h // 2, 2, w // 2).copy_(tiles.permute(0, 3, 1, 4, 2, 5))
+    return torch.nn.functional.pad(out, (0, w - out.shape[-1], 0, h - out.shape[-2]), value=114 / 255)  # odd sizes: letterbox grey
+
+def color_jittered(x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
+    "`x` with each image's contrast (0.6 to 1.4 times, about its mean), brightness (-0.1 to +0.1) and channel gains (0.85 to 1.15) drawn at random, kept in [0, 1]."
+    n = len(x)
+    contrast, shift = 0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=g), 0.2 * (torch.rand(n, 1, 1, 1, generator=g) - 0.5)
+    gains = 0.85 + 0.3 * torch.rand(n, x.shape[1], 1, 1, generator=g)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * contrast + mean + shift).mul(gains).clamp(0, 1)
+
+QAT_AUGMENT = "horizontal flips, 2 x 2 mosaics of four training images (half the batches), colour jitter"
+
+def augmented_batch(images:torch.Tensor, # training images (N, 3, H, W)
+                    batch:int, g:torch.Generator) -> torch.Tensor:
+    "A training batch of `images` as `QAT_AUGMENT` says: random images flipped, the whole batch made of mosaics with probability one half, colours jittered."
+    x = flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
+    if torch.rand(1, generator=g).item() < 0.5: x = mosaics(images, len(x), g)
+    return color_jittered(x, g)
+
 @torch.no_grad()
 def mean_distillation_loss(qmodel, model, images:torch.Tensor, batch:int=QAT_BATCH) -> float:
     "The distillation loss over `images` (no flips), weighted by batch size."
@@ -136,7 +164,7 @@ def train_qat_(qmodel:nn.Module, # quantized model (changed in place)
     before, curve = mean_distillation_loss(qmodel, model, images, batch), []
     bar = progress(range(steps), "qat", steps, show_progress)
     for _ in bar:
-        x = flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
+        x = augmented_batch(images, batch, g)
         with torch.no_grad(): teacher = head_outputs(model, x)
         loss, _ = distillation_loss(head_outputs(qmodel, x), teacher)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
@@ -144,7 +172,7 @@ def train_qat_(qmodel:nn.Module, # quantized model (changed in place)
         if hasattr(bar, "set_postfix"): bar.set_postfix(loss=f"{sum(curve[-20:]) / len(curve[-20:]):.4g}", refresh=False)
     for p in qmodel.parameters(): p.requires_grad_(False)
     cache_weight_quant_metadata(qmodel)
-    return dict(steps=steps, images=len(images), batch=batch, lr=lr, scale_lr=scale_lr, seed=seed, augment="horizontal flips",
+    return dict(steps=steps, images=len(images), batch=batch, lr=lr, scale_lr=scale_lr, seed=seed, augment=QAT_AUGMENT,
                 loss="distillation: head input maps + raw box and class outputs (relative MSE)", trained_convs=len(names),
                 loss_before=round(before, 6), loss_after=round(mean_distillation_loss(qmodel, model, images, batch), 6),
                 loss_curve=curve, wall_s=round(time.perf_counter() - t0, 3))

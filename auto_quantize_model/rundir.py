@@ -247,7 +247,7 @@ def ptq_summary(ex:dict) -> str:
     return (f"{c.get('weight_quant', 'absmax')} scales{group_summary(ex)}, {c.get('algorithm', 'rtn')}, bias correction "
             f"{'on' if p.get('bias_correction') else 'off'}; "
             + (f"{cal['images']} calibration images (calib_ids.txt, disjoint from the evaluated ids"
-               + (f", from {Path(cal['source']['annotations']).name}" if cal.get("source") else "") + "), output SQNR on "
+               + (f", from {Path(cal['source']['annotations'] or cal['source']['images_dir']).name}" if cal.get("source") else "") + "), output SQNR on "
                f"{p.get('calib_output_sqnr_images', cal['images'])} of them {p.get('calib_output_sqnr_db')} dB; " if cal else "no calibration images; ") + bits)
 
 def fp16_summary(smoke:dict, # a run's smoke JSON

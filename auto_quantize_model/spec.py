@@ -106,7 +106,7 @@ class RunSpec:
                              "Δ mAP50-95 against FP32 (0: none)")
     calib_data_root:str = opt(None, "calibrate on another COCO root: its train2017/ split if it has one, else "
                                     "val2017/ (or 'real')")
-    calib_image_dir:str = opt(None, "calibrate on this image folder (with --calib-annotations)")
+    calib_image_dir:str = opt(None, "calibrate on this image folder: a COCO split (with --calib-annotations) or plain images, no labels needed")
     calib_annotations:str = opt(None, "COCO instances JSON of --calib-image-dir")
     calib_ids_list:str = opt(None, "file of calibration image ids, one per line (default: the last --calib-images ids"
                                    " not evaluated)")

@@ -1,5 +1,5 @@
 "`aqm ptq` end to end: the run layout, the QCDQ graph, the smoke check, with real YOLOv10 architectures; `aqm sensitivity`, and `aqm eval` of a ptq run on its calibration ids."
-import json
+import json, shutil
 from pathlib import Path
 import onnx, pytest
 from conftest import aqm
@@ -114,3 +114,16 @@ def test_qat_stage_on_the_demo(tmp_path):
     sm = json.loads((run/"ptq_w4a16_smoke.json").read_text())
     assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3 and sm["quant_onnx_vs_torch"]["rows_compared"] > 0, sm["quant_onnx_vs_torch"]
     assert sm["int4"]["vs_qcdq"]["relative"] < 1e-6, sm["int4"]  # learned scales: the same integers, float rounding apart
+
+def test_qat_on_a_plain_image_folder(real_coco, tmp_path):
+    "--calib-image-dir without --calib-annotations: unlabeled photos calibrate and train QAT; run.json names the folder and no labels."
+    folder = tmp_path/"photos"; folder.mkdir()
+    for p in sorted((real_coco/"train2017").iterdir())[:4]: shutil.copy(p, folder/p.name)
+    (folder/"README.txt").write_text("not an image")
+    p = aqm("ptq", "--weights", "real", "--imgsz", 64, "--calib-image-dir", folder, "--calib-images", 3, "--providers", "cpu",
+            "--keep-8bit-budget", "0", "--qat", "--qat-steps", 2, "--run-root", tmp_path, "--run-id", "f")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rec = json.loads((tmp_path/"f"/"run.json").read_text())
+    assert rec["calibration"]["source"] == {"images_dir": str(folder), "annotations": None}, rec["calibration"]
+    assert len(rec["calibration"]["ids"]) == 3 and set(rec["calibration"]["ids"]) <= {1, 2, 3, 4} and rec["qat"]["w4a16"]["images"] == 3, rec["qat"]
+    assert "then QAT (2 steps on the calibration images" in p.stdout and "from photos" in p.stdout, p.stdout

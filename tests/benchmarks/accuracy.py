@@ -62,6 +62,7 @@ CONFIGS = {
     "pure 4-bit + QAT, 150 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_steps=150)),
     "pure 4-bit + QAT, 300 steps (--qat)": ("w4a16", dict(keep_8bit_budget="0", qat=True)),
     "pure 4-bit + QAT, 600 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_steps=600)),
+    "pure 4-bit + QAT, 300 steps, flips only (no mosaics, no colour jitter)": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_augment="flips")),
     "default (5% budget) + QAT, 300 steps": ("w4a16", dict(qat=True)),
     "w4a8 pure 4-bit": ("w4a8", dict(keep_8bit_budget="0")),
     "w4a8 pure 4-bit + QAT, 300 steps": ("w4a8", dict(keep_8bit_budget="0", qat=True)),
@@ -72,7 +73,18 @@ CONFIGS = {
 }
 
 # options of the benchmark itself, not of `RunSpec`: levers measured here and not kept in the project
-BENCH_ONLY = ("float_inputs",)
+BENCH_ONLY = ("float_inputs", "qat_augment")
+
+@contextlib.contextmanager
+def qat_flips_only(on:bool=False):
+    "QAT batches in the block are the training images flipped, nothing else (QAT's augmentation before mosaics and colour jitter)."
+    import torch
+    import auto_quantize_model.qat as qat
+    full = qat.augmented_batch
+    def flips_only(images, batch, g): return qat.flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
+    if on: qat.augmented_batch = flips_only
+    try: yield
+    finally: qat.augmented_batch = full
 
 @contextlib.contextmanager
 def costliest_inputs_float(n:int=0):
@@ -118,7 +130,7 @@ def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str, resamples
     t = time.perf_counter()
     opts = {k: v for k, v in cfg.items() if k not in BENCH_ONLY}
     spec = RunSpec.build(mode=mode, run_root=root, run_id=run_id, providers="cpu", bootstrap=resamples, **data, **opts)
-    with costliest_inputs_float(cfg.get("float_inputs", 0)):
+    with costliest_inputs_float(cfg.get("float_inputs", 0)), qat_flips_only(cfg.get("qat_augment") == "flips"):
         r = run_full(spec, log=lambda *x: None, show_progress=False).modes[mode]
     d, ex = r.deltas, r.export
     share8 = ex["bit_widths"].get("8", {}).get("weight_share", 0.0)

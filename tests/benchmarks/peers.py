@@ -13,7 +13,9 @@ the project's `calibration_batch`) and is scored by the project's `evaluate_onnx
 Runtime CPU, one thread, interleaved with the FP32 graph in this process, in the project's session (weight
 DequantizeLinear folded, `session.disable_quant_qdq=1`) and, for `--set a8`, also in ONNX Runtime's default session
 (QDQ fusion on: QLinearConv where a conv has quantized input, weight and output); the A8 rows also count the
-optimised graph's kernels in that default session.
+optimised graph's kernels in that default session and, when the `openvino` extra is installed, time each row on
+OpenVINO's CPU plugin (its default precision, one thread, interleaved with the FP32 graph on OpenVINO) and say which
+precision its convs run in (the NNCF rows there are the NNCF + OpenVINO peer).
 Each row's Δ against the first row that ran (the project's default) has its 95 % paired bootstrap interval over the
 evaluated images (`--resamples` draws; both rows scored on each draw), so a difference between rows can be read against
 what the images resolve.
@@ -138,6 +140,19 @@ class Bench:
              for k, p in (("fp32", self.fp32_onnx), ("q", onnx_path))}
         lat = interleaved_latency_ms(s, self.lat_x, warmup=3, runs=self.a.latency_runs)
         return round(lat["q"]["median_ms"] / lat["fp32"]["median_ms"], 3)
+
+    def openvino_latency(self, onnx_path) -> dict:
+        "OpenVINO CPU (its default precision, one thread), interleaved with the FP32 graph on the same runtime: the ratio, the precision used and its conv kernels' precisions; {} without the extra."
+        from auto_quantize_model.core import AqmError
+        from auto_quantize_model.ort import create_ov_session, interleaved_latency_ms
+        try: import openvino  # noqa: F401  (the optional extra)
+        except ImportError: return {}
+        try:
+            s = {k: create_ov_session(p, "default", threads=1) for k, p in (("fp32", self.fp32_onnx), ("q", onnx_path))}
+        except AqmError as e: return dict(openvino_error=str(e)[:300])
+        lat = interleaved_latency_ms({k: v[0] for k, v in s.items()}, self.lat_x, warmup=3, runs=self.a.latency_runs)
+        return dict(latency_ratio_openvino=round(lat["q"]["median_ms"] / lat["fp32"]["median_ms"], 3),
+                    openvino_precision=s["q"][1]["precision_used"], kernels_openvino=s["q"][1]["kernels"])
 
     def aqm_ptq(self, run_id, mode="w4a16", **opts):
         "A project run (`aqm ptq`) on the baseline's calibration ids: `(onnx, quantize seconds, 4-bit weight share)`."
@@ -325,7 +340,7 @@ def run_row(b, name, fn) -> dict:
                  quantize_s=round(r["quantize_s"], 1))
         if b.mode != "w4a16":
             r.update(latency_ratio_default_session=b.latency_ratio(r["onnx"], fold_weight_qdq=False),
-                     kernels_default_session=kernel_counts(r["onnx"], fold_weight_qdq=False))
+                     kernels_default_session=kernel_counts(r["onnx"], fold_weight_qdq=False), **b.openvino_latency(r["onnx"]))
     except NotRun as e: r = dict(status="not run", note=str(e))
     except Exception as e:
         (b.root/"errors.log").open("a").write(f"--- {name}\n{traceback.format_exc()}\n")
@@ -351,14 +366,16 @@ def markdown(b, rows) -> list:
     md = [f"FP32 mAP50-95 {b.fp32['mAP_50_95']:.4f} on {len(b.ids)} evaluation images; {len(b.calib_ids)} calibration "
           f"images; FP32 ONNX {b.fp32_onnx.stat().st_size} bytes\n",
           f"| row | status | mAP50-95 | Δ vs FP32 (points) | Δ vs {ref} [95 %] | 4-bit weight share | quantize (s) | artifact (bytes) | CPU latency / FP32 |"
-          + (" CPU latency / FP32, ORT default session | kernels, ORT default session |" if a8 else "") + " note |",
-          "|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a8 else "") + "---|"]
+          + (" CPU latency / FP32, ORT default session | kernels, ORT default session | OpenVINO CPU latency / FP32 (its default precision) | OpenVINO conv precisions |" if a8 else "") + " note |",
+          "|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if a8 else "") + "---|"]
     kern = lambda k: ", ".join(f"{n} {c}" for n, c in (k or {}).items())
+    ov_kern = lambda k: "; ".join(f"{t} " + ", ".join(f"{p} {c}" for p, c in d.items()) for t, d in (k or {}).items() if t == "Convolution")
     vs = lambda v: f"{v[0]:+.2f} [{v[1]:+.2f}, {v[2]:+.2f}]" if v else ""
     return md + [f"| {r['name']} | {r['status']} | {f(r.get('mAP_50_95'), '.4f')} | {f(r.get('delta_points'), '+.2f')} | {vs(r.get('vs_reference_points'))} | "
                  f"{f(r.get('share4'), '.1%')} | {f(r.get('quantize_s'), '.1f')} | {r.get('size_bytes', '')} | "
                  f"{f(r.get('latency_ratio'), '.3f')} |"
-                 + (f" {f(r.get('latency_ratio_default_session'), '.3f')} | {kern(r.get('kernels_default_session'))} |" if a8 else "")
+                 + (f" {f(r.get('latency_ratio_default_session'), '.3f')} | {kern(r.get('kernels_default_session'))} |"
+                    f" {f(r.get('latency_ratio_openvino'), '.3f')} | {ov_kern(r.get('kernels_openvino')) or r.get('openvino_error', '')} |" if a8 else "")
                  + f" {r.get('note', '')} |" for r in rows]
 
 def parse_args(argv):
