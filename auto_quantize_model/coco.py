@@ -14,9 +14,9 @@ from .ort import create_session, detections_to_image, raw_detections, session_fe
 
 # %% auto #0
 __all__ = ['COCO_STAT_NAMES', 'SHARD_IMAGES', 'category_id_map', 'coco_predictions', 'coco_metrics', 'ground_truth_as_output',
-           'evaluated_images', 'resampled_map', 'paired_bootstrap_delta', 'latency_stats', 'predict_images',
-           'predict_coco_subset', 'detector_io_dims', 'onnx_eval_settings', 'prediction_rows', 'merged_predictions',
-           'PredictionShards', 'predict_in_process', 'evaluate_onnx_on_coco']
+           'letterboxed_labels', 'calibration_labels', 'evaluated_images', 'resampled_map', 'paired_bootstrap_delta',
+           'latency_stats', 'predict_images', 'predict_coco_subset', 'detector_io_dims', 'onnx_eval_settings',
+           'prediction_rows', 'merged_predictions', 'PredictionShards', 'predict_in_process', 'evaluate_onnx_on_coco']
 
 # %% ../nbs/19_coco.ipynb #c43a0e01
 def _norm(name): return re.sub(r"[^a-z0-9]", "", str(name).lower())
@@ -86,6 +86,33 @@ def ground_truth_as_output(coco, image_id:int, meta:dict, cls_of_cat:dict, k:int
         x, y, w, h = a["bbox"]
         out[0, j] = [x * gw + px, y * gh + py, (x + w) * gw + px, (y + h) * gh + py, 1.0, cls_of_cat[a["category_id"]]]
     return out
+
+# %% ../nbs/19_coco.ipynb #d4e8f1a6
+def letterboxed_labels(coco, # ground truth `COCO` index
+                       ids:list, # image ids
+                       metas:list, # their `letterbox_image` metas, in the same order
+                       names:dict, # the model's class index → name
+                      ) -> list:
+    "Each image's non-crowd boxes as a float tensor (n, 5): class index, x1, y1, x2, y2 in letterboxed input pixels; categories the model lacks are left out."
+    import collections, torch
+    cmap, _ = category_id_map(names, coco)
+    cls_of_cat = collections.defaultdict(lambda: -1, {v: k for k, v in cmap.items()})
+    out = []
+    for i, meta in zip(ids, metas):
+        g = ground_truth_as_output(coco, i, meta, cls_of_cat, k=max(1, len(coco.getAnnIds(imgIds=[i], iscrowd=False))))[0]
+        g = g[(g[:, 4] == 1) & (g[:, 5] >= 0)]
+        out.append(torch.from_numpy(np.ascontiguousarray(g[:, [5, 0, 1, 2, 3]])))
+    return out
+
+def calibration_labels(cal:dict, # a run's calibration images, from `read_calibration` (ids, metas, source)
+                       names:dict, # the model's class index → name
+                      ) -> list:
+    "The boxes of a run's calibration images, for `--qat-loss labels`: `letterboxed_labels` from their annotation file."
+    from auto_quantize_model.data import load_coco
+    ann = cal["source"]["annotations"]
+    if not ann: raise AqmError("--qat-loss labels trains on the calibration images' annotations, and these images have none")
+    return letterboxed_labels(load_coco(ann), cal["ids"], cal["metas"], names)
+
 
 # %% ../nbs/19_coco.ipynb #84c9e9fc
 def evaluated_images(coco, # ground truth `COCO` index

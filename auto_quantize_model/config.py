@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from .core import AqmError
 
 # %% auto #0
-__all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'AUTO_8BIT_BUDGET',
-           'QAT_STEPS', 'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES', 'RAY_ADDRESS',
-           'check_range', 'check_mode', 'parse_budget', 'budget_asked', 'budget_share', 'auto_weight_quant',
-           'PTQConfig', 'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant', 'grid_bits',
-           'names_8bit_convs', 'resolve_budget', 'check_head', 'check_opset', 'parse_providers', 'check_ray_address']
+__all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'QAT_LOSSES',
+           'AUTO_8BIT_BUDGET', 'QAT_STEPS', 'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES',
+           'RAY_ADDRESS', 'check_range', 'check_mode', 'parse_budget', 'budget_asked', 'budget_share',
+           'auto_weight_quant', 'PTQConfig', 'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant',
+           'grid_bits', 'names_8bit_convs', 'resolve_budget', 'check_head', 'check_opset', 'parse_providers',
+           'check_ray_address']
 
 # %% ../nbs/01_config.ipynb #c6fb3e9c
 def check_range(value, # the option's value (a number, or text that reads as one)
@@ -46,6 +47,7 @@ A8_GRAPHS = ("integer", "conv-inputs")
 ALGORITHMS = ("auto", "rtn", "gptq", "brevitas-gptq", "adaround")
 BITS_PRESETS = ("none", "first8", "first-last8")
 ACT_QUANTS = ("asym-mse", "asym", "mse", "int8")
+QAT_LOSSES = ("distill", "labels")
 
 def _choice(value, choices, flag):
     if value not in choices: raise AqmError(f"unknown {flag} {value!r}: choose one of {', '.join(choices)}")
@@ -126,19 +128,21 @@ class PTQConfig:
     quantize_dfl:bool = False # quantize the DFL conv too (only to reproduce the published collapse)
     qat:bool = False # after PTQ, train the quantized model with its quantizers in the loop (straight-through rounding, learned weight scales) to reproduce the float model on the calibration images: distillation, no labels needed
     qat_steps:int = None # optimizer steps of `--qat` (default 300, 8 images each)
+    qat_loss:str = "distill" # what `--qat` minimises: distill = the float model's head input maps and raw outputs on the calibration images (no labels needed); labels = the calibration images' annotations, with Ultralytics' own training loss of the evaluated head
     def __post_init__(self):
         check_mode(self.mode); _choice(self.a8_graph, A8_GRAPHS, "--a8-graph")
         self.given_weight_quant = self.weight_quant  # what the user asked (a spec replays it for every mode)
         if self.weight_quant == "auto": self.weight_quant = auto_weight_quant(self.act_bits, self.weight_bits, self.a8_graph)
         _choice(self.scales, SCALES, "--scales"); _choice(self.weight_quant, WEIGHT_QUANTS, "--weight-quant")
         _choice(self.algorithm, ALGORITHMS, "--algorithm"); _choice(self.bits_preset, BITS_PRESETS, "--bits-preset")
-        _choice(self.act_quant, ACT_QUANTS, "--act-quant")
+        _choice(self.act_quant, ACT_QUANTS, "--act-quant"); _choice(self.qat_loss, QAT_LOSSES, "--qat-loss")
         for name, (lo, hi, kind) in NUMBER_RANGES.items():
             v = getattr(self, name)
             if v is not None: setattr(self, name, check_range(v, lo, hi, "--" + name.replace("_", "-"), kind))
         if self.keep_8bit_budget not in (None, "auto"): parse_budget(self.keep_8bit_budget)
         _check_group_size(self)
         if self.qat_steps is not None and not self.qat: raise AqmError("--qat-steps sets the steps of --qat: give --qat too")
+        if self.qat_loss != "distill" and not self.qat: raise AqmError("--qat-loss sets what --qat minimises: give --qat too")
         if self.qat and (self.group_size or self.scales != "channel"):
             raise AqmError("--qat trains per-channel scales: it does not take --group-size or --scales tensor")
         ok = dict(rtn=WEIGHT_QUANTS, auto=WEIGHT_QUANTS, gptq=("absmax", "mse", "asym"))

@@ -17,8 +17,8 @@ from .rundir import ID_FILES, RunDir
 __all__ = ['IMAGE_SUFFIXES', 'EVAL_FILES', 'coco_paths', 'inside_folder', 'check_coco_entries', 'load_coco',
            'read_image_ids_file', 'select_image_ids', 'image_files', 'decoded_size', 'size_mismatches',
            'read_image_bgr', 'resize_long_side', 'letterbox_image', 'spec_data_root', 'prepare_coco', 'evaluation_data',
-           'warn_size_mismatches', 'select_calib_ids', 'calibration_batch', 'has_train_split', 'image_folder_index',
-           'prepare_calib_source', 'calibration_source', 'check_calibration_given', 'same_file',
+           'warn_size_mismatches', 'select_calib_ids', 'letterboxed_images', 'calibration_batch', 'has_train_split',
+           'image_folder_index', 'prepare_calib_source', 'calibration_source', 'check_calibration_given', 'same_file',
            'calibration_eval_clash', 'select_calibration', 'read_calibration', 'calibration_record',
            'calibration_fingerprint', 'calibration_overlap', 'RunInputs', 'check_run_inputs', 'check_resume_inputs',
            'check_eval_inputs']
@@ -230,12 +230,19 @@ def select_calib_ids(coco, # `COCO` index
     if not ids: raise AqmError("the calibration set is empty")
     return ids
 
+def letterboxed_images(files:dict, # image id → path
+                       imgsz:int, # network input size
+                      ) -> tuple:
+    "`(x, metas)`: the images letterboxed as one (N, 3, imgsz, imgsz) float tensor, and each one's `letterbox_image` meta."
+    import numpy as np, torch
+    xs, metas = zip(*[letterbox_image(read_image_bgr(p), imgsz) for p in files.values()])
+    return torch.from_numpy(np.concatenate(xs)), list(metas)
+
 def calibration_batch(files:dict, # image id → path
                       imgsz:int, # network input size
                      ) -> "torch.Tensor":
     "The letterboxed calibration images as one (N, 3, imgsz, imgsz) float tensor."
-    import numpy as np, torch
-    return torch.from_numpy(np.concatenate([letterbox_image(read_image_bgr(p), imgsz)[0] for p in files.values()]))
+    return letterboxed_images(files, imgsz)[0]
 
 # %% ../nbs/06_data.ipynb #0bbb22f1
 def has_train_split(data_root) -> bool:
@@ -312,6 +319,9 @@ def select_calibration(config, # `PTQConfig`
     use = data is not None and (config.calib_images > 0 or bool(calib_ids_list))
     check_calibration_given(config, use)
     if not use: return None
+    if config.qat and config.qat_loss == "labels" and not data["annotations"]:
+        raise AqmError("--qat-loss labels trains on the calibration images' annotations: give --calib-annotations with "
+                       "--calib-image-dir (or a COCO root), or leave --qat-loss at distill")
     one_file = eval_data is not None and same_file(data["annotations"], eval_data["annotations"])
     ids = select_calib_ids(data["coco"], config.calib_images, eval_data["ids"] if one_file else (), calib_ids_list)
     files = image_files(data["coco"], ids, data["images_dir"])
@@ -326,8 +336,10 @@ def select_calibration(config, # `PTQConfig`
 def read_calibration(selected:dict|None, # from `select_calibration`
                      imgsz:int, # network input size
                     ) -> dict|None:
-    "The selection with its images read and letterboxed (`x`, one tensor) at `imgsz`."
-    return None if selected is None else dict(selected, imgsz=imgsz, x=calibration_batch(selected["files"], imgsz))
+    "The selection with its images read and letterboxed (`x`, one tensor) at `imgsz`, and where each one sits in it (`metas`)."
+    if selected is None: return None
+    x, metas = letterboxed_images(selected["files"], imgsz)
+    return dict(selected, imgsz=imgsz, x=x, metas=metas)
 
 # %% ../nbs/06_data.ipynb #3f5a8c2a
 def calibration_record(cal:dict) -> dict|None:

@@ -13,9 +13,11 @@ from .ptq import cache_weight_quant_metadata
 from .sensitivity import output_sqnr_db
 
 # %% auto #0
-__all__ = ['QAT_LR', 'QAT_SCALE_LR', 'QAT_BATCH', 'QAT_SEED', 'QAT_AUGMENT', 'learned_weight_quant', 'learnable_weight_quant_',
-           'has_learned_scale', 'learnable_weight_quants_', 'head_outputs', 'relative_mse', 'distillation_loss',
-           'qat_parameters', 'flipped', 'mosaics', 'color_jittered', 'augmented_batch', 'mean_distillation_loss',
+__all__ = ['QAT_LR', 'QAT_SCALE_LR', 'QAT_BATCH', 'QAT_SEED', 'QAT_AUGMENT', 'QAT_LABELS_LR', 'QAT_LOSSES_SAID',
+           'learned_weight_quant', 'learnable_weight_quant_', 'has_learned_scale', 'learnable_weight_quants_',
+           'head_outputs', 'relative_mse', 'distillation_loss', 'qat_parameters', 'mirrored_boxes', 'flipped',
+           'mosaic_boxes', 'mosaics', 'color_jittered', 'augmented_batch', 'mean_distillation_loss',
+           'distillation_objective', 'label_batch', 'detection_criterion', 'labels_objective', 'mean_objective',
            'train_qat_', 'qat_stage_']
 
 # %% ../nbs/16_qat.ipynb #8a4b53ca
@@ -108,20 +110,51 @@ def qat_parameters(qmodel:nn.Module, # a model after `learnable_weight_quants_`
     for p in wb + sz: p.requires_grad_(True)
     return wb, sz
 
-def flipped(x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
-    "`x` with each image mirrored left to right with probability one half."
+
+# %% ../nbs/16_qat.ipynb #7d1e2a90
+def mirrored_boxes(boxes:torch.Tensor, # (n, 5): class, x1, y1, x2, y2 in input pixels
+                   width:int, # the image's width
+                  ) -> torch.Tensor:
+    "`boxes` of an image mirrored left to right."
+    out = boxes.clone()
+    out[:, 1], out[:, 3] = width - boxes[:, 3], width - boxes[:, 1]
+    return out
+
+def flipped(x:torch.Tensor, g:torch.Generator, labels:list=None) -> tuple:
+    "`(x, labels)`: each image mirrored left to right with probability one half, its boxes (`labels`, one tensor per image, or None) with it."
     flip = torch.rand(len(x), generator=g) < 0.5
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+    out = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if labels is None: return out, None
+    return out, [mirrored_boxes(b, x.shape[-1]) if f else b for b, f in zip(labels, flip.tolist())]
+
+def mosaic_boxes(labels:list, # boxes of the pool's images (one (n, 5) tensor each)
+                 tiles:list, # pool indices, four per mosaic, row by row
+                 h:int, w:int, # the pool's image size
+                 min_side:float=2.0, # boxes narrower or lower than this many pixels are dropped
+                ) -> list:
+    "The boxes of the mosaics made of `tiles`: each image's boxes at half size, moved to its quadrant."
+    out = []
+    for k in range(len(tiles) // 4):
+        parts = []
+        for t in range(4):
+            b = labels[tiles[4 * k + t]].clone()
+            b[:, 1::2] = b[:, 1::2] * ((w // 2) / w) + (t % 2) * (w // 2)
+            b[:, 2::2] = b[:, 2::2] * ((h // 2) / h) + (t // 2) * (h // 2)
+            parts.append(b)
+        b = torch.cat(parts)
+        out.append(b[((b[:, 3] - b[:, 1]) >= min_side) & ((b[:, 4] - b[:, 2]) >= min_side)])
+    return out
 
 def mosaics(pool:torch.Tensor, # images (N, 3, H, W)
-            n:int, g:torch.Generator) -> torch.Tensor:
-    "`n` images, each four random images of `pool` at half size in a 2 x 2 grid."
+            n:int, g:torch.Generator, labels:list=None) -> tuple:
+    "`(x, labels)`: `n` images, each four random images of `pool` at half size in a 2 x 2 grid, and their boxes (when `labels` holds the pool's)."
     _, c, h, w = pool.shape
-    tiles = torch.nn.functional.interpolate(pool[torch.randint(0, len(pool), (4 * n,), generator=g)], size=(h // 2, w // 2),
-                                            mode="bilinear", align_corners=False).view(n, 2, 2, c, h // 2, w // 2)
+    tiles = torch.randint(0, len(pool), (4 * n,), generator=g)
+    small = torch.nn.functional.interpolate(pool[tiles], size=(h // 2, w // 2), mode="bilinear", align_corners=False)
     out = torch.zeros(n, c, h // 2 * 2, w // 2 * 2, dtype=pool.dtype)
-    out.view(n, c, 2, h // 2, 2, w // 2).copy_(tiles.permute(0, 3, 1, 4, 2, 5))
-    return torch.nn.functional.pad(out, (0, w - out.shape[-1], 0, h - out.shape[-2]), value=114 / 255)  # odd sizes: letterbox grey
+    out.view(n, c, 2, h // 2, 2, w // 2).copy_(small.view(n, 2, 2, c, h // 2, w // 2).permute(0, 3, 1, 4, 2, 5))
+    out = torch.nn.functional.pad(out, (0, w - out.shape[-1], 0, h - out.shape[-2]), value=114 / 255)  # odd sizes: letterbox grey
+    return out, None if labels is None else mosaic_boxes(labels, tiles.tolist(), h, w)
 
 def color_jittered(x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
     "`x` with each image's contrast (0.6 to 1.4 times, about its mean), brightness (-0.1 to +0.1) and channel gains (0.85 to 1.15) drawn at random, kept in [0, 1]."
@@ -134,48 +167,114 @@ def color_jittered(x:torch.Tensor, g:torch.Generator) -> torch.Tensor:
 QAT_AUGMENT = "horizontal flips, 2 x 2 mosaics of four training images (half the batches), colour jitter"
 
 def augmented_batch(images:torch.Tensor, # training images (N, 3, H, W)
-                    batch:int, g:torch.Generator) -> torch.Tensor:
-    "A training batch of `images` as `QAT_AUGMENT` says: random images flipped, the whole batch made of mosaics with probability one half, colours jittered."
-    x = flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
-    if torch.rand(1, generator=g).item() < 0.5: x = mosaics(images, len(x), g)
-    return color_jittered(x, g)
+                    batch:int, g:torch.Generator,
+                    labels:list=None, # their boxes, one (n, 5) tensor each (class, x1, y1, x2, y2 in pixels), or None
+                   ) -> tuple:
+    "`(x, labels)`: a training batch of `images` as `QAT_AUGMENT` says (random images flipped, the whole batch made of mosaics with probability one half, colours jittered), and its boxes."
+    pick = torch.randperm(len(images), generator=g)[:batch]
+    x, lab = flipped(images[pick], g, None if labels is None else [labels[i] for i in pick.tolist()])
+    if torch.rand(1, generator=g).item() < 0.5: x, lab = mosaics(images, len(x), g, labels)
+    return color_jittered(x, g), lab
 
+
+# %% ../nbs/16_qat.ipynb #c7b1e6a4
 @torch.no_grad()
 def mean_distillation_loss(qmodel, model, images:torch.Tensor, batch:int=QAT_BATCH) -> float:
     "The distillation loss over `images` (no flips), weighted by batch size."
     tot = sum(distillation_loss(head_outputs(qmodel, x), head_outputs(model, x))[0].item() * len(x) for x in images.split(batch))
     return tot / len(images)
 
+def distillation_objective(model:nn.Module, # the float model, the teacher
+                          ):
+    "`loss(qmodel, x, labels)`: `distillation_loss` of `qmodel` against `model` on images `x` (labels unused)."
+    def loss(qmodel, x, labels=None):
+        with torch.no_grad(): teacher = head_outputs(model, x)
+        return distillation_loss(head_outputs(qmodel, x), teacher)[0]
+    return loss
+
+def label_batch(labels:list, # one (n, 5) tensor per image: class, x1, y1, x2, y2 in input pixels
+                shape:tuple, # the images' shape (B, 3, H, W)
+               ) -> dict:
+    "The targets of an Ultralytics training batch: `batch_idx`, `cls` and `bboxes` (centre x, y, width, height, over the image size)."
+    from ultralytics.utils.ops import xyxy2xywh
+    h, w = shape[-2:]
+    b = torch.cat([l.float() for l in labels]) if labels else torch.zeros(0, 5)
+    idx = torch.cat([torch.full((len(l),), float(i)) for i, l in enumerate(labels)]) if labels else torch.zeros(0)
+    return dict(batch_idx=idx, cls=b[:, :1], bboxes=xyxy2xywh(b[:, 1:5]) / torch.tensor([w, h, w, h], dtype=torch.float32))
+
+def detection_criterion(model:nn.Module, # an Ultralytics detection model (float or quantized)
+                       ):
+    "Ultralytics' training loss of `model`'s evaluated head, from the model's own `init_criterion`, with the checkpoint's (else the default) box, class and DFL gains."
+    from ultralytics.cfg import get_cfg
+    args = getattr(model, "args", None) or {}
+    args = args if isinstance(args, dict) else vars(args)
+    had, saved = hasattr(model, "args"), getattr(model, "args", None)
+    model.args = get_cfg(overrides={k: args[k] for k in ("box", "cls", "dfl") if k in args})
+    try: crit = model.init_criterion()
+    finally:
+        if had: model.args = saved
+        else: del model.args
+    return getattr(crit, getattr(model, "aqm_head", "one2one"), None) or crit  # end-to-end loss: the evaluated branch
+
+def labels_objective(qmodel:nn.Module, # the quantized model
+                    ):
+    "`loss(qmodel, x, labels)`: `detection_criterion`'s loss of `qmodel` on images `x` and their boxes, per image."
+    crit = detection_criterion(qmodel)
+    def loss(qm, x, labels): return crit.loss(head_outputs(qm, x), label_batch(labels, x.shape))[0].sum() / len(x)
+    return loss
+
+@torch.no_grad()
+def mean_objective(objective, qmodel, images:torch.Tensor, labels:list=None, batch:int=QAT_BATCH) -> float:
+    "`objective` over `images` (no augmentation), weighted by batch size."
+    tot = 0.0
+    for s in range(0, len(images), batch):
+        x = images[s:s + batch]
+        tot += objective(qmodel, x, None if labels is None else labels[s:s + batch]).item() * len(x)
+    return tot / len(images)
+
+
 # %% ../nbs/16_qat.ipynb #b29acfa7
+QAT_LABELS_LR = 1e-5  # `--qat-loss labels`: Adam's step for weights and biases (3e-4 wrecks the model on 16 photos)
+QAT_LOSSES_SAID = dict(distill="distillation: head input maps + raw box and class outputs (relative MSE)",
+                       labels="labels: Ultralytics' training loss of the evaluated head (box, class, DFL) on the calibration annotations")
+
 def train_qat_(qmodel:nn.Module, # quantized model (changed in place)
                model:nn.Module, # its float model, the teacher
                images:torch.Tensor, # training images (N, 3, H, W): never evaluation images
                steps:int=QAT_STEPS, # optimizer steps
-               batch:int=QAT_BATCH, lr:float=QAT_LR, scale_lr:float=QAT_SCALE_LR, seed:int=QAT_SEED,
+               batch:int=QAT_BATCH,
+               lr:float=None, # Adam's step for weights and biases (default: `QAT_LR`, or `QAT_LABELS_LR` on labels)
+               scale_lr:float=QAT_SCALE_LR, seed:int=QAT_SEED,
                show_progress:bool=True,
+               loss:str="distill", # `QAT_LOSSES`: distill, or labels (then `labels` holds each image's boxes)
+               labels:list=None, # one (n, 5) tensor per image: class, x1, y1, x2, y2 in input pixels
               ) -> dict:
-    "Train `qmodel`'s weights, biases and weight scales to reproduce `model` on `images`; what it did, with the loss curve."
+    "Train `qmodel`'s weights, biases and weight scales on `images` (reproducing `model`, or fitting `labels`); what it did, with the loss curve."
+    if loss == "labels" and labels is None: raise AqmError("--qat-loss labels needs the calibration images' boxes")
+    lr = lr or (QAT_LABELS_LR if loss == "labels" else QAT_LR)
     t0 = time.perf_counter()
     names = learnable_weight_quants_(qmodel)
     wb, sz = qat_parameters(qmodel, names)
+    objective = labels_objective(qmodel) if loss == "labels" else distillation_objective(model)
+    labels = labels if loss == "labels" else None
     opt = torch.optim.Adam([dict(params=wb, lr=lr), dict(params=sz, lr=scale_lr)])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
     g = torch.Generator().manual_seed(seed)
-    before, curve = mean_distillation_loss(qmodel, model, images, batch), []
+    before, curve = mean_objective(objective, qmodel, images, labels, batch), []
     bar = progress(range(steps), "qat", steps, show_progress)
     for _ in bar:
-        x = augmented_batch(images, batch, g)
-        with torch.no_grad(): teacher = head_outputs(model, x)
-        loss, _ = distillation_loss(head_outputs(qmodel, x), teacher)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        curve.append(round(loss.item(), 6))
+        x, lab = augmented_batch(images, batch, g, labels)
+        value = objective(qmodel, x, lab)
+        opt.zero_grad(set_to_none=True); value.backward(); opt.step(); sched.step()
+        curve.append(round(value.item(), 6))
         if hasattr(bar, "set_postfix"): bar.set_postfix(loss=f"{sum(curve[-20:]) / len(curve[-20:]):.4g}", refresh=False)
     for p in qmodel.parameters(): p.requires_grad_(False)
     cache_weight_quant_metadata(qmodel)
     return dict(steps=steps, images=len(images), batch=batch, lr=lr, scale_lr=scale_lr, seed=seed, augment=QAT_AUGMENT,
-                loss="distillation: head input maps + raw box and class outputs (relative MSE)", trained_convs=len(names),
-                loss_before=round(before, 6), loss_after=round(mean_distillation_loss(qmodel, model, images, batch), 6),
+                objective=loss, loss=QAT_LOSSES_SAID[loss], trained_convs=len(names),
+                loss_before=round(before, 6), loss_after=round(mean_objective(objective, qmodel, images, labels, batch), 6),
                 loss_curve=curve, wall_s=round(time.perf_counter() - t0, 3))
+
 
 # %% ../nbs/16_qat.ipynb #f0eda93c
 def qat_stage_(qmodel:nn.Module, # from `quantize_model_ptq` (trained in place)
@@ -183,9 +282,11 @@ def qat_stage_(qmodel:nn.Module, # from `quantize_model_ptq` (trained in place)
                images:torch.Tensor, # the run's calibration images
                config, # the mode's `PTQConfig` (`qat_steps`, `probe_images`)
                show_progress:bool=True,
+               labels:list=None, # `--qat-loss labels`: each image's boxes (class, x1, y1, x2, y2 in input pixels)
               ) -> dict:
-    "`train_qat_` for a run's mode, with the output SQNR on the probe images after it (the PTQ model's is `calib_output_sqnr_db`)."
-    info = train_qat_(qmodel, model, images, config.qat_steps or QAT_STEPS, show_progress=show_progress)
+    "`train_qat_` for a run's mode (`qat_loss` says on what), with the output SQNR on the probe images after it (the PTQ model's is `calib_output_sqnr_db`)."
+    info = train_qat_(qmodel, model, images, config.qat_steps or QAT_STEPS, show_progress=show_progress,
+                      loss=config.qat_loss, labels=labels)
     probe = images[:config.probe_images]
     info.update(calib_output_sqnr_db=round(output_sqnr_db(model, qmodel, probe), 3), calib_output_sqnr_images=len(probe))
     return info

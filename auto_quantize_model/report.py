@@ -16,9 +16,9 @@ __all__ = ['REPORT_ONLY', 'MAIN_METRICS', 'MODES_HEADER', 'COMPARE_HEADER', 'REP
            'report_spec', 'recorded_differences', 'report_run_dir', 'fmt', 'html_table', 'metric_value', 'metrics_rows',
            'plot_main_metrics', 'plot_op_histograms', 'plot_dequant_per_stage', 'plot_layer_sqnr', 'modes_rows',
            'plot_modes', 'compare_rows', 'plot_compare', 'plot_sensitivity', 'plot_activation_sensitivity',
-           'plot_recovery', 'plot_gptq_errors', 'plot_latency', 'plot_qat_loss', 'demo_banner', 'what_ran_table',
-           'graph_table', 'worst_layers_table', 'latency_table', 'kernels_table', 'smoke_table', 'artifact_links',
-           'report_template', 'typed_report_parameters', 'render_report']
+           'plot_recovery', 'plot_gptq_errors', 'plot_latency', 'plot_qat_deltas', 'plot_qat_loss', 'demo_banner',
+           'what_ran_table', 'graph_table', 'worst_layers_table', 'latency_table', 'kernels_table', 'smoke_table',
+           'artifact_links', 'report_template', 'typed_report_parameters', 'render_report']
 
 # %% ../nbs/24_report.ipynb #9b392ffe
 REPORT_ONLY = {"compare": False}  # the report's parameters beyond `RunSpec`'s options, with their defaults
@@ -243,18 +243,41 @@ def plot_latency(fp:dict, q:dict, smoke:dict, mode:str):
     ax.set_title(f"Latency on {', '.join(q['providers']['used'][:1])}: FP32 vs {mode.upper()}"); ax.legend(loc="upper left")
     fig.tight_layout(); return fig
 
+# %% ../nbs/24_report.ipynb #e4a6c8f0
+def plot_qat_deltas(ax, # the axes to draw on
+                    deltas:dict, # a mode's deltas, with `before_qat` and `qat_gain_mAP_50_95` (`--qat`)
+                   ):
+    "Bars of Δ mAP50-95 (points) against FP32 before and after QAT, with their 95 % intervals, and the gain in the title."
+    rows = [("PTQ", deltas["before_qat"]), ("PTQ + QAT", deltas)]
+    vals = [100 * r["delta_mAP_50_95"] for _, r in rows]
+    ivs = [r.get("delta_mAP_50_95_interval") for _, r in rows]
+    err = [[v - 100 * iv["low"] for v, iv in zip(vals, ivs)], [100 * iv["high"] - v for v, iv in zip(vals, ivs)]] if all(ivs) else None
+    b = ax.bar([n for n, _ in rows], vals, yerr=err, capsize=4, color=["tab:gray", "tab:blue"])
+    ax.bar_label(b, fmt="%+.2f", fontsize=7, label_type="center"); ax.axhline(0, c="k", lw=0.6)
+    g = deltas["qat_gain_mAP_50_95"]; iv = g.get("interval")
+    ax.set_ylabel("Δ mAP50-95 vs FP32 (points)")
+    ax.set_title(f"QAT gain {100 * g['delta']:+.2f}" + (f" [{100 * iv['low']:+.2f}, {100 * iv['high']:+.2f}]" if iv else ""), fontsize=9)
+    return ax
+
+
 # %% ../nbs/24_report.ipynb #9b65008b
 def plot_qat_loss(qat:dict, # a mode's QAT record (`qat.train_qat_`)
                   smooth:int=20, # steps in the running mean
+                  deltas:dict=None, # the mode's deltas (`aqm run`): with them, Δ mAP50-95 before and after QAT beside the curve
                  ):
-    "The distillation loss at each QAT step, its running mean, and the loss over all training images before and after."
+    "The QAT loss at each step, its running mean, and the loss over all training images before and after; Δ mAP50-95 before and after QAT when evaluated."
     c = qat["loss_curve"]
     run = [sum(c[max(0, i - smooth + 1):i + 1]) / len(c[max(0, i - smooth + 1):i + 1]) for i in range(len(c))]
-    fig, ax = _fig(8, 3.2)
+    both = bool(deltas and deltas.get("before_qat"))
+    if both:
+        import matplotlib.pyplot as plt
+        fig, (ax, dx) = plt.subplots(1, 2, figsize=(11, 3.2), dpi=100, gridspec_kw=dict(width_ratios=[2.4, 1]))
+        plot_qat_deltas(dx, deltas)
+    else: fig, ax = _fig(8, 3.2)
     ax.plot(c, lw=0.6, alpha=0.5, label="each step (one batch)"); ax.plot(run, lw=1.5, label=f"running mean of {smooth}")
     ax.axhline(qat["loss_before"], ls="--", c="gray", lw=0.8, label="all training images: after PTQ")
     ax.axhline(qat["loss_after"], ls=":", c="k", lw=0.8, label="after QAT")
-    ax.set_xlabel("QAT step"); ax.set_ylabel("distillation loss"); ax.set_yscale("log")
+    ax.set_xlabel("QAT step"); ax.set_ylabel(f"{'detection' if qat.get('objective') == 'labels' else 'distillation'} loss"); ax.set_yscale("log")
     ax.set_title(f"QAT: {qat['steps']} steps on {qat['images']} calibration images ({qat['wall_s']:.0f} s)"); ax.legend(fontsize=7)
     fig.tight_layout(); return fig
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_run.ipynb #85768c11
 from __future__ import annotations
-import dataclasses
+import copy, dataclasses
 from pathlib import Path
 import numpy as np
 from .core import AqmError, Stopwatch, check_imgsz, package_versions, read_json, write_json
@@ -17,15 +17,15 @@ from .qat import qat_stage_
 from .quantize import quantize_model_ptq
 from .export import INPUT_NAME, export_brevitas_qcdq_onnx, export_fp32_onnx, initializers_listed_as_inputs, model_metadata, onnx_op_histogram, op_count_per_stage, qcdq_to_int4_qdq, qdq_to_fp16
 from .ort import create_ort_session, import_openvino, interleaved_latency_ms, output_diff, session_feed, smoke_check, smoke_input
-from .coco import category_id_map
+from .coco import calibration_labels, category_id_map
 from .cluster import RayPredictor, compute_engine, import_ray, ran_on, run_torch_tasks
 
 # %% auto #0
 __all__ = ['FP16_CPU_NOTE', 'load_checked_model', 'check_model_fits', 'Prepared', 'prepare_run', 'graph_summary',
            'bit_width_shares', 'layers_not_at', 'int4_check', 'fp16_check', 'export_and_validate', 'quantize_mode',
-           'quantize_modes_on_ray', 'metric_deltas', 'evaluate_model', 'delta_interval', 'evaluate_mode', 'start_run',
-           'run_record', 'qat_records', 'mode_files', 'finished_mode', 'quantize_modes', 'run_ptq', 'run_full',
-           'evaluate_fp32', 'evaluation_files', 'evaluated_mode', 'evaluate_and_mark', 'mode_wall_times']
+           'quantize_modes_on_ray', 'metric_deltas', 'evaluate_model', 'delta_interval', 'qat_gain', 'evaluate_mode',
+           'start_run', 'run_record', 'qat_records', 'mode_files', 'finished_mode', 'quantize_modes', 'run_ptq',
+           'run_full', 'evaluate_fp32', 'evaluation_files', 'evaluated_mode', 'evaluate_and_mark', 'mode_wall_times']
 
 # %% ../nbs/21_run.ipynb #d39a504c
 def load_checked_model(spec:RunSpec):
@@ -164,11 +164,15 @@ def quantize_mode(prep:Prepared, # from `prepare_run`
     import torch; torch.manual_seed(0)  # each mode the same whatever ran before it (a resumed run, Ray tasks)
     with sw("quantize"): qmodel, table, info = quantize_model_ptq(prep.model, config, cal["x"] if cal else None, show_progress=show_progress,
                                                                  reuse=prep.reuse)
+    qmodel.aqm_calibration = calibration_fingerprint(cal)  # in the QCDQ graph's metadata, for `aqm eval`
     if config.qat:  # trained on the calibration images, which never include an evaluation image
-        with sw("qat"): info["qat"] = qat_stage_(qmodel, prep.model, cal["x"], config, show_progress)
+        labels = calibration_labels(cal, prep.model.names) if config.qat_loss == "labels" else None
+        before = copy.deepcopy(qmodel)  # exported too, so that the run measures what QAT bought
+        with sw("qat"): info["qat"] = qat_stage_(qmodel, prep.model, cal["x"], config, show_progress, labels)
+        with sw("export_before_qat"): export_brevitas_qcdq_onnx(before, paths["before_qat_onnx"], prep.imgsz, spec.opset)
+        del before
         table = quantized_layers_table(prep.model, qmodel, {r["name"]: r["bits"] for r in table}, config)
     info["calibration"] = {k: v for k, v in calibration_record(cal).items() if k != "ids"} if cal else None
-    qmodel.aqm_calibration = calibration_fingerprint(cal)  # in the QCDQ graph's metadata, for `aqm eval`
     int4 = spec.int4 and (spec.mode != "all" or mode == "w4a16")  # --mode all: the INT4 artifact of the 4-bit weight-only mode
     export, smoke = export_and_validate(prep.model, qmodel, table, config, paths, prep.imgsz, spec.head, spec.providers,
                                         spec.opset, spec.smoke_image, sw, int4, info, spec.fp16, spec.runtime, spec.ov_precision)
@@ -201,22 +205,36 @@ def metric_deltas(fp:dict, q:dict, mode:str) -> dict:
                 providers_fp32=fp["providers"]["used"], providers_quant=q["providers"]["used"],
                 same_providers=fp["providers"]["used"] == q["providers"]["used"])
 
-def evaluate_model(prep:Prepared, onnx_path, mode:str=None, fp16:bool=False, desc:str="FP32") -> dict:
+def evaluate_model(prep:Prepared, onnx_path, mode:str=None, fp16:bool=False, desc:str="FP32", before_qat:bool=False) -> dict:
     "COCO metrics of one of the run's ONNX models on its evaluation ids, written to its COCO folder."
     from auto_quantize_model.coco import PredictionShards, evaluate_onnx_on_coco
-    d, out = prep.eval_data, prep.run_dir.coco_dir(mode, fp16)
+    d, out = prep.eval_data, prep.run_dir.coco_dir(mode, fp16, before_qat)
     return evaluate_onnx_on_coco(onnx_path, d["coco"], d["files"], out, prep.imgsz, prep.spec.head, prep.spec.providers, desc=desc,
                                  predictor=RayPredictor(prep.engine) if prep.engine else None, shards=PredictionShards(out/"shards"),
                                  runtime=prep.spec.runtime, ov_precision=prep.spec.ov_precision)
 
-def delta_interval(prep:Prepared, mode:str, fp16:bool=False) -> dict:
-    "The 95 % paired bootstrap interval of a model's Δ mAP50-95 against FP32 over the run's images (`--bootstrap` draws)."
+def delta_interval(prep:Prepared, mode:str, fp16:bool=False, before_qat:bool=False,
+                   reference=None, # the COCO folder Δ is taken against (default: FP32's)
+                  ) -> dict:
+    "The 95 % paired bootstrap interval of a model's Δ mAP50-95 against FP32 (or `reference`) over the run's images (`--bootstrap` draws)."
     from auto_quantize_model.coco import paired_bootstrap_delta
     rd, d = prep.run_dir, prep.eval_data
-    b = paired_bootstrap_delta(d["coco"], read_json(rd.coco_dir()/"predictions.json"),
-                               read_json(rd.coco_dir(mode, fp16)/"predictions.json"), d["ids"], prep.spec.bootstrap,
+    b = paired_bootstrap_delta(d["coco"], read_json(Path(reference or rd.coco_dir())/"predictions.json"),
+                               read_json(rd.coco_dir(mode, fp16, before_qat)/"predictions.json"), d["ids"], prep.spec.bootstrap,
                                show_progress=False)
     return {k: b[k] for k in ("low", "high", "level", "resamples", "seed")}
+
+def qat_gain(prep:Prepared, res:ModeResult, fp:dict, q:dict, sw:Stopwatch) -> dict:
+    "`--qat`: the PTQ model before QAT evaluated like the mode, its deltas against FP32 and the gain of QAT (with intervals)."
+    mode, boot = res.mode, prep.spec.bootstrap
+    with sw("eval_before_qat"): qb = evaluate_model(prep, res.paths["before_qat_onnx"], mode, desc=mode.upper() + " before QAT", before_qat=True)
+    before = metric_deltas(fp, qb, mode + "-before-qat")
+    gain = dict(delta=q["mAP_50_95"] - qb["mAP_50_95"])
+    if boot:
+        with sw("bootstrap"):
+            before["delta_mAP_50_95_interval"] = delta_interval(prep, mode, before_qat=True)
+            gain["interval"] = delta_interval(prep, mode, reference=prep.run_dir.coco_dir(mode, before_qat=True))
+    return dict(before_qat=before, qat_gain_mAP_50_95=gain)
 
 def evaluate_mode(prep:Prepared, res:ModeResult, fp:dict, sw:Stopwatch) -> ModeResult:
     "Evaluate one mode's quantized model (and FP16 variant) and write its deltas: `res` with its COCO results."
@@ -225,6 +243,7 @@ def evaluate_mode(prep:Prepared, res:ModeResult, fp:dict, sw:Stopwatch) -> ModeR
     deltas = metric_deltas(fp, q, mode); q16 = None
     if boot:
         with sw("bootstrap"): deltas["delta_mAP_50_95_interval"] = delta_interval(prep, mode)
+    if (res.export.get("ptq") or {}).get("qat"): deltas.update(qat_gain(prep, res, fp, q, sw))
     if prep.spec.fp16:
         with sw("eval_fp16"): q16 = evaluate_model(prep, res.paths["fp16_onnx"], mode, True, mode.upper() + " FP16")
         deltas["fp16"] = metric_deltas(fp, q16, mode + "-fp16")
@@ -321,8 +340,9 @@ def evaluate_fp32(prep:Prepared, res:ModeResult, sw:Stopwatch) -> dict:
     return fp
 
 def evaluation_files(rd:RunDir, mode:str) -> list:
-    "The files evaluating one mode writes: its COCO folders (with the FP16 variant's) and its deltas."
-    return [rd.deltas_json(mode)] + [rd.coco_dir(mode, f16)/n for f16 in (False, True) for n in ("metrics.json", "predictions.json")]
+    "The files evaluating one mode writes: its COCO folders (with the FP16 variant's and the model before QAT's) and its deltas."
+    return [rd.deltas_json(mode)] + [rd.coco_dir(mode, f16, bq)/n for f16, bq in ((False, False), (True, False), (False, True))
+                                     for n in ("metrics.json", "predictions.json")]
 
 def evaluated_mode(prep:Prepared, res:ModeResult, fp:dict) -> ModeResult|None:
     "`res` with the COCO results an earlier part of this run wrote for its mode (None if it did not finish them)."

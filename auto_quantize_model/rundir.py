@@ -13,11 +13,11 @@ from .spec import RunSpec, default_run_root
 # %% auto #0
 __all__ = ['ONNX_KINDS', 'ID_FILES', 'STOP_GRACE_S', 'RunDir', 'now_iso', 'signals_stop', 'group_summary',
            'off_mode_bits_summary', 'ptq_summary', 'fp16_summary', 'metrics_line', 'interval_text', 'ModeResult',
-           'ray_summary', 'RunResult']
+           'qat_gain_line', 'ray_summary', 'RunResult']
 
 # %% ../nbs/03_rundir.ipynb #c74bc949
 ONNX_KINDS = {"fp32": "{stem}-fp32.onnx", "quant": "{stem}-{mode}-qcdq-ptq.onnx", "int4": "{stem}-{mode}-qdq-int4.onnx",
-              "fp16": "{stem}-{mode}-qcdq-ptq-fp16.onnx"}
+              "fp16": "{stem}-{mode}-qcdq-ptq-fp16.onnx", "before_qat": "{stem}-{mode}-qcdq-ptq-before-qat.onnx"}
 ID_FILES = {"image": "image_ids.txt", "calib": "calib_ids.txt"}
 
 class RunDir:
@@ -34,10 +34,11 @@ class RunDir:
     def smoke_json(self, mode:str) -> Path: return self.path/f"ptq_{mode}_smoke.json"
     def sensitivity_json(self, mode:str) -> Path: return self.path/f"sensitivity_{mode}.json"
     def deltas_json(self, mode:str) -> Path: return self.path/f"deltas_{mode}.json"
-    def coco_dir(self, mode:str=None, fp16:bool=False) -> Path:
-        "Where one model's COCO results go: the FP32 baseline (no mode), a mode, or a mode's FP16 variant."
-        return self.path/("baseline-fp32-coco" if mode is None else f"ptq-{mode}{'-fp16' if fp16 else ''}-coco")
-    def metrics_json(self, mode:str=None, fp16:bool=False) -> Path: return self.coco_dir(mode, fp16)/"metrics.json"
+    def coco_dir(self, mode:str=None, fp16:bool=False, before_qat:bool=False) -> Path:
+        "Where one model's COCO results go: the FP32 baseline (no mode), a mode, its FP16 variant, or (`--qat`) its PTQ model before QAT."
+        if mode is None: return self.path/"baseline-fp32-coco"
+        return self.path/f"ptq-{mode}{'-fp16' if fp16 else ''}{'-before-qat' if before_qat else ''}-coco"
+    def metrics_json(self, mode:str=None, fp16:bool=False, before_qat:bool=False) -> Path: return self.coco_dir(mode, fp16, before_qat)/"metrics.json"
     def compare_dir(self, slug:str=None) -> Path: return self.path/"compare"/slug if slug else self.path/"compare"
     @property
     def compare_json(self) -> Path: return self.compare_dir()/"compare.json"
@@ -51,7 +52,8 @@ from fastcore.basics import patch
 def ptq_paths(self:RunDir, stem:str, mode:str) -> dict:
     "Where quantizing `mode` writes each of its files."
     return dict(fp32_onnx=self.onnx(stem), quant_onnx=self.onnx(stem, "quant", mode), int4_onnx=self.onnx(stem, "int4", mode),
-                fp16_onnx=self.onnx(stem, "fp16", mode), export_json=self.export_json(mode), smoke_json=self.smoke_json(mode),
+                fp16_onnx=self.onnx(stem, "fp16", mode), before_qat_onnx=self.onnx(stem, "before_qat", mode),
+                export_json=self.export_json(mode), smoke_json=self.smoke_json(mode),
                 run_json=self.run_json)
 
 @patch(cls_method=True)
@@ -242,7 +244,8 @@ def ptq_summary(ex:dict) -> str:
     b = p.get("keep_8bit_budget") or {}
     if b.get("used"): bits += f"; 8-bit budget {b['used']} of the weights" + (" (the default, --keep-8bit-budget auto)" if b.get("asked") == "auto" else "")
     q = p.get("qat")
-    if q: bits += (f"; then QAT ({q['steps']} steps on the calibration images, {q['wall_s']:.0f} s): distillation loss "
+    if q: bits += (f"; then QAT ({q['steps']} steps on the calibration images, {q['wall_s']:.0f} s): "
+                   f"{'detection loss on their labels' if q.get('objective') == 'labels' else 'distillation loss'} "
                    f"{q['loss_before']:.4g} -> {q['loss_after']:.4g}, output SQNR {q['calib_output_sqnr_db']} dB")
     return (f"{c.get('weight_quant', 'absmax')} scales{group_summary(ex)}, {c.get('algorithm', 'rtn')}, bias correction "
             f"{'on' if p.get('bias_correction') else 'off'}; "
@@ -316,7 +319,15 @@ def coco_summary(self:ModeResult) -> list:
     if "fp16" in d:
         lines += [metrics_line(md + " fp16", self.metrics_fp16), f"    delta mAP50-95 {d['fp16']['delta_mAP_50_95']:+.4f}"
                   f"{interval_text(d['fp16'])}, latency ratio fp16/fp32 {d['fp16']['latency_ratio_quant_over_fp32']:.3f}"]
+    if "before_qat" in d: lines.append(qat_gain_line(d))
     return lines
+
+def qat_gain_line(deltas:dict) -> str:
+    "What QAT bought, in one line: Δ mAP50-95 of the PTQ model before QAT and after, and the gain with its interval."
+    b, g = deltas["before_qat"], deltas["qat_gain_mAP_50_95"]
+    iv = g.get("interval")
+    return (f"    QAT: delta mAP50-95 {b['delta_mAP_50_95']:+.4f} before{interval_text(b)} -> {deltas['delta_mAP_50_95']:+.4f} after; "
+            f"gain {g['delta']:+.4f}" + (f" ({100 * iv['level']:.0f} % interval {iv['low']:+.4f} to {iv['high']:+.4f})" if iv else ""))
 
 # %% ../nbs/03_rundir.ipynb #8421419d
 def ray_summary(ran_on:dict|None) -> str:

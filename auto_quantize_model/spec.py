@@ -10,7 +10,7 @@ from pathlib import Path
 from fastcore.basics import patch
 from fastcore.docments import docments
 from .core import AqmError, asset_path, check_file, check_imgsz, check_run_id, file_record
-from .config import MODES, SCALES, WEIGHT_QUANTS, ALGORITHMS, BITS_PRESETS, ACT_QUANTS, A8_GRAPHS, HEADS, DEFAULT_OPSET, PTQConfig, check_head, check_mode, check_opset, check_range, check_ray_address, parse_providers, ptq_config_for_mode
+from .config import MODES, SCALES, WEIGHT_QUANTS, ALGORITHMS, BITS_PRESETS, ACT_QUANTS, A8_GRAPHS, QAT_LOSSES, HEADS, DEFAULT_OPSET, PTQConfig, check_head, check_mode, check_opset, check_range, check_ray_address, parse_providers, ptq_config_for_mode
 
 # %% auto #0
 __all__ = ['BUNDLED_WEIGHTS', 'USER_WEIGHTS', 'USER_DATA_ROOT', 'MODE_CHOICES', 'RUNTIMES', 'OV_PRECISIONS', 'CHOICES',
@@ -65,7 +65,7 @@ MODE_CHOICES = (*MODES, "all")
 RUNTIMES = ("onnxruntime", "openvino")  # what runs the ONNX models (OpenVINO: an optional extra)
 OV_PRECISIONS = ("default", "f32", "bf16")  # OpenVINO's inference precision of float ops (default: the plugin's choice)
 CHOICES = dict(mode=MODE_CHOICES, head=HEADS, scales=SCALES, weight_quant=WEIGHT_QUANTS, algorithm=ALGORITHMS,
-               bits_preset=BITS_PRESETS, act_quant=ACT_QUANTS, a8_graph=A8_GRAPHS, runtime=RUNTIMES, ov_precision=OV_PRECISIONS)
+               bits_preset=BITS_PRESETS, act_quant=ACT_QUANTS, a8_graph=A8_GRAPHS, qat_loss=QAT_LOSSES, runtime=RUNTIMES, ov_precision=OV_PRECISIONS)
 PTQ_FROM_MODE = ("mode", "weight_bits", "act_bits")  # `PTQConfig` fields set by the run's mode, not options
 
 def run_modes(mode:str) -> list:

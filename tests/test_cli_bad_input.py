@@ -89,7 +89,9 @@ def test_size_mismatch_warns_once_with_the_count(fp32_onnx, real_coco, tmp_path)
                                        (("--qat", "--group-size", 32), "--qat trains per-channel scales"),
                                        (("--qat", "--scales", "tensor"), "--qat trains per-channel scales"),
                                        (("--qat", "--qat-steps", 0), "--qat-steps"),
-                                       (("--qat", "--calib-images", 0), "needs calibration images")])
+                                       (("--qat", "--calib-images", 0), "needs calibration images"),
+                                       (("--qat-loss", "labels"), "--qat-loss sets what --qat minimises: give --qat too"),
+                                       (("--qat", "--qat-loss", "kl"), "unknown --qat-loss 'kl'")])
 def test_qat_options_that_cannot_run(tmp_path, args, says):
     p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--max-images", 2, *args, "--run-root", tmp_path/"runs")
     assert_one_line_error(p, says); assert files_under(tmp_path/"runs") == []

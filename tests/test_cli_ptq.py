@@ -2,7 +2,7 @@
 import json, shutil
 from pathlib import Path
 import onnx, pytest
-from conftest import aqm
+from conftest import aqm, assert_one_line_error
 
 def ptq_run(tmp_path, weights, imgsz, run_id="t1"):
     p = aqm("ptq", "--weights", weights, "--mode", "w4a16", "--run-root", tmp_path, "--run-id", run_id, "--imgsz", imgsz)
@@ -98,15 +98,17 @@ def test_sensitivity_of_each_weight_width(tmp_path, mode):
     assert p.returncode == 0 and f"sensitivity_{mode}.json" in p.stdout, p.stderr[-2000:]
 
 def test_qat_stage_on_the_demo(tmp_path):
-    "--qat: the stage runs after PTQ on the calibration ids only, is named and recorded, and its export matches the trained torch model."
-    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--calib-images", 8, "--max-images", 4, "--bootstrap", 0,
-            "--providers", "cpu", "--keep-8bit-budget", "0", "--qat", "--qat-steps", 3, "--int4", "--run-root", tmp_path, "--run-id", "q")
+    "--qat (here on the labels): the stage runs after PTQ on the calibration ids only, is named and recorded, its export matches the trained torch model, and the model before it is scored too."
+    p = aqm("run", "--weights", "demo", "--data-root", "demo", "--imgsz", 64, "--calib-images", 8, "--max-images", 4, "--bootstrap", 20,
+            "--providers", "cpu", "--keep-8bit-budget", "0", "--qat", "--qat-loss", "labels", "--qat-steps", 3, "--int4",
+            "--run-root", tmp_path, "--run-id", "q")
     assert p.returncode == 0, p.stderr[-3000:]
     run = tmp_path/"q"
     rec, ex = json.loads((run/"run.json").read_text()), json.loads((run/"ptq_w4a16_export.json").read_text())
     q = rec["qat"]["w4a16"]
     assert (q["steps"], len(q["loss_curve"]), q["images"], q["seed"]) == (3, 3, 8, 0), q
     assert rec["args"]["qat"] is True and rec["args"]["qat_steps"] == 3 and ex["ptq"]["qat"]["steps"] == 3
+    assert (q["objective"], rec["args"]["qat_loss"]) == ("labels", "labels") and "detection loss on their labels" in p.stdout, q
     evaluated = set((run/"image_ids.txt").read_text().split())
     trained = set((run/"calib_ids.txt").read_text().split())
     assert len(trained) == 8 and not trained & evaluated and {str(i) for i in rec["calibration"]["ids"]} == trained
@@ -114,6 +116,12 @@ def test_qat_stage_on_the_demo(tmp_path):
     sm = json.loads((run/"ptq_w4a16_smoke.json").read_text())
     assert sm["quant_onnx_vs_torch"]["relative"] < 1e-3 and sm["quant_onnx_vs_torch"]["rows_compared"] > 0, sm["quant_onnx_vs_torch"]
     assert sm["int4"]["vs_qcdq"]["relative"] < 1e-6, sm["int4"]  # learned scales: the same integers, float rounding apart
+    d = json.loads((run/"deltas_w4a16.json").read_text())  # the PTQ model before QAT, evaluated on the same ids
+    before = json.loads((run/"ptq-w4a16-before-qat-coco"/"metrics.json").read_text())
+    assert (run/"onnx"/"yolov10-demo-w4a16-qcdq-ptq-before-qat.onnx").is_file() and before["images"] == 4, before
+    assert abs(d["qat_gain_mAP_50_95"]["delta"] - (d["delta_mAP_50_95"] - d["before_qat"]["delta_mAP_50_95"])) < 1e-9, d
+    assert d["qat_gain_mAP_50_95"]["interval"]["resamples"] == 20 and d["before_qat"]["delta_mAP_50_95_interval"]["resamples"] == 20, d
+    assert "    QAT: delta mAP50-95 " in p.stdout and "yolov10-demo-w4a16-qcdq-ptq-before-qat.onnx" in json.dumps(rec["artifacts"]), p.stdout
 
 def test_qat_on_a_plain_image_folder(real_coco, tmp_path):
     "--calib-image-dir without --calib-annotations: unlabeled photos calibrate and train QAT; run.json names the folder and no labels."
@@ -127,3 +135,6 @@ def test_qat_on_a_plain_image_folder(real_coco, tmp_path):
     assert rec["calibration"]["source"] == {"images_dir": str(folder), "annotations": None}, rec["calibration"]
     assert len(rec["calibration"]["ids"]) == 3 and set(rec["calibration"]["ids"]) <= {1, 2, 3, 4} and rec["qat"]["w4a16"]["images"] == 3, rec["qat"]
     assert "then QAT (2 steps on the calibration images" in p.stdout and "from photos" in p.stdout, p.stdout
+    p = aqm("ptq", "--weights", "real", "--imgsz", 64, "--calib-image-dir", folder, "--calib-images", 3, "--providers", "cpu",
+            "--keep-8bit-budget", "0", "--qat", "--qat-loss", "labels", "--run-root", tmp_path, "--run-id", "g")
+    assert_one_line_error(p, "--qat-loss labels trains on the calibration images' annotations"); assert not (tmp_path/"g").exists()

@@ -31,7 +31,8 @@ def test_demo_run_writes_everything(demo_run):
     assert fp["mAP_50_95"] >= 0.5, fp["mAP_50_95"]
     d = json.loads((run/"deltas_w4a16.json").read_text())
     assert abs(d["delta_mAP_50_95"] - (q["mAP_50_95"] - fp["mAP_50_95"])) < 1e-12
-    assert d["same_providers"]
+    assert d["same_providers"] and "before_qat" not in d  # no --qat: no model before QAT, exported or scored
+    assert [p.name for p in sorted((run/"onnx").iterdir())] == ["yolov10-demo-fp32.onnx", "yolov10-demo-w4a16-qcdq-ptq.onnx"]
     print(f"demo run: {seconds:.0f} s, FP32 mAP50-95 {fp['mAP_50_95']:.4f}, W4A16 {q['mAP_50_95']:.4f}")
 
 @pytest.fixture(scope="module")

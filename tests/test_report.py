@@ -109,11 +109,12 @@ def test_unknown_mode_fails_in_first_cell(tmp_path):
 
 
 def test_report_calibrates_on_one_set_and_evaluates_all_of_another(tmp_path):
-    "The bundled real photos: calibration from train2017/ (the root's own split), every val2017/ photo evaluated."
+    "The bundled real photos: calibration from train2017/ (the root's own split), every val2017/ photo evaluated; QAT shown."
     from auto_quantize_model.real import real_data_root
     out = tmp_path/"real.ipynb"
     papermill(out, mode="w4a16", weights="real", data_root="real", max_images=100_000, calib_images=8, imgsz=128,
-              algorithm="rtn", keep_8bit_budget="0", run_root=str(tmp_path/"runs"), run_id="r", providers="cpu")  # cheap: the test is about the data
+              algorithm="rtn", keep_8bit_budget="0", run_root=str(tmp_path/"runs"), run_id="r", providers="cpu",  # cheap: the test is about the data
+              qat=True, qat_steps=2)  # and the QAT figure: its loss curve and the Δ before and after
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--no-input", str(out)], check=True,
                    capture_output=True)
     rec = json.loads((tmp_path/"runs/r/run.json").read_text())
@@ -122,3 +123,5 @@ def test_report_calibrates_on_one_set_and_evaluates_all_of_another(tmp_path):
     assert rec["calibration"]["source"]["annotations"].endswith("instances_train2017.json")
     html = out.with_suffix(".html").read_text()
     assert "from instances_train2017.json" in html and rec["checkpoint"]["sha256"] in html
+    assert "then QAT (2 steps on the calibration images" in html and rec["qat"]["w4a16"]["steps"] == 2
+    assert (tmp_path/"runs/r/ptq-w4a16-before-qat-coco/metrics.json").is_file()

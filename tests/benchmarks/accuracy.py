@@ -64,6 +64,8 @@ CONFIGS = {
     "pure 4-bit + QAT, 600 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_steps=600)),
     "pure 4-bit + QAT, 300 steps, flips only (no mosaics, no colour jitter)": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_augment="flips")),
     "default (5% budget) + QAT, 300 steps": ("w4a16", dict(qat=True)),
+    "pure 4-bit + QAT on the labels (--qat-loss labels), 300 steps": ("w4a16", dict(keep_8bit_budget="0", qat=True, qat_loss="labels")),
+    "w4a8 pure 4-bit + QAT on the labels (--qat-loss labels), 300 steps": ("w4a8", dict(keep_8bit_budget="0", qat=True, qat_loss="labels")),
     "w4a8 pure 4-bit": ("w4a8", dict(keep_8bit_budget="0")),
     "w4a8 pure 4-bit + QAT, 300 steps": ("w4a8", dict(keep_8bit_budget="0", qat=True)),
     "w8a8, ranges as calibrated (--act-range-margin 1)": ("w8a8", dict(act_range_margin=1.0)),
@@ -81,7 +83,9 @@ def qat_flips_only(on:bool=False):
     import torch
     import auto_quantize_model.qat as qat
     full = qat.augmented_batch
-    def flips_only(images, batch, g): return qat.flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
+    def flips_only(images, batch, g, labels=None):
+        pick = torch.randperm(len(images), generator=g)[:batch]
+        return qat.flipped(images[pick], g, None if labels is None else [labels[i] for i in pick.tolist()])
     if on: qat.augmented_batch = flips_only
     try: yield
     finally: qat.augmented_batch = full
@@ -140,7 +144,11 @@ def measure(name:str, mode:str, cfg:dict, data:dict, root, run_id:str, resamples
                 stored_bits_per_weight=stored_bits_per_weight(ex["layers"]),
                 QuantizeLinear=ex["quant"]["QuantizeLinear"], run_s=round(time.perf_counter() - t, 1),
                 **({"delta_interval_points": [round(100 * iv["low"], 2), round(100 * iv["high"], 2)]}
-                   if (iv := d.get("delta_mAP_50_95_interval")) else {}))
+                   if (iv := d.get("delta_mAP_50_95_interval")) else {}),
+                **({"before_qat_delta_points": round(100 * d["before_qat"]["delta_mAP_50_95"], 2),
+                    "qat_gain_points": round(100 * d["qat_gain_mAP_50_95"]["delta"], 2),
+                    "qat_gain_interval_points": [round(100 * g["low"], 2), round(100 * g["high"], 2)] if (g := d["qat_gain_mAP_50_95"].get("interval")) else None}
+                   if "before_qat" in d else {}))
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -199,14 +207,16 @@ def main(argv=None):
         out["yolov10m_default"] = dict(wall_times_s=r.wall_times_s, total_s=round(time.perf_counter() - t, 1))
         print(f"yolov10m.yaml, default configuration, 640 px, {a.calib_images} calibration images: "
               + ", ".join(f"{k} {v:.1f} s" for k, v in r.wall_times_s.items()), flush=True)
-    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 95 % interval | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) | QAT time (s) |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+    md = ["| configuration | mode | mAP50-95 | Δ vs FP32 (points) | 95 % interval | 8-bit weight share | stored bits per weight | output SQNR (dB) | quantize time (s) | QAT time (s) | QAT gain (points) [95 %] |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
     if rows: md.insert(0, f"FP32 mAP50-95: {rows[0]['fp32']:.4f} ({rows[0]['images']} images); intervals: paired bootstrap "
                           f"over those images, {a.resamples} draws\n")
     iv = lambda r: "[{:+.2f}, {:+.2f}]".format(*r["delta_interval_points"]) if "delta_interval_points" in r else ""
+    gain = lambda r: (f"{r['qat_gain_points']:+.2f}" + (" [{:+.2f}, {:+.2f}]".format(*r["qat_gain_interval_points"]) if r.get("qat_gain_interval_points") else "")
+                      if "qat_gain_points" in r else "")
     md += [f"| {r['name']} | {r['mode']} | {r['quant']:.4f} | {r['delta_points']:+.2f} | {iv(r)} | {100*r['weight_share_8bit']:.1f}% | "
-           f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} | {r['qat_s'] or ''} |" for r in rows]
-    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | | | |" for r in failed]
+           f"{r['stored_bits_per_weight']} | {r['calib_output_sqnr_db']} | {r['quantize_s']:.1f} | {r['qat_s'] or ''} | {gain(r)} |" for r in rows]
+    md += [f"| {r['name']} | {r['mode']} | failed: {r['error'][:200]} | | | | | | | | |" for r in failed]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(Path(a.out + ".json"), out); Path(a.out + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

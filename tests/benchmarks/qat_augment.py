@@ -33,12 +33,13 @@ def variant_batch(variant:str):
     import torch
     import auto_quantize_model.qat as qat
     if variant == "default": return qat.augmented_batch
-    def batch_fn(images, batch, g):
-        x = qat.flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
-        if "mosaic" in variant and torch.rand(1, generator=g).item() < 0.5: x = qat.mosaics(images, len(x), g)
+    def batch_fn(images, batch, g, labels=None):
+        if labels is not None: raise ValueError("the augmentation variants are measured on distillation only")
+        x, _ = qat.flipped(images[torch.randperm(len(images), generator=g)[:batch]], g)
+        if "mosaic" in variant and torch.rand(1, generator=g).item() < 0.5: x, _ = qat.mosaics(images, len(x), g)
         if "scale" in variant: x = scale_jittered(x, g)
         if "color" in variant: x = qat.color_jittered(x, g)
-        return x
+        return x, None
     return batch_fn
 
 def main(argv=None):
