@@ -16,6 +16,22 @@ import argparse, json, os, time
 
 PAD = 114 / 255  # the letterbox grey
 
+class TorchSession:
+    "A torch model answering like an ONNX Runtime session, for `coco.predict_images`."
+    def __init__(self, m): self.m = m.eval()
+    def get_inputs(self): return [type("I", (), dict(name="images", type="tensor(float)"))()]
+    def run(self, _, feed):
+        import torch
+        with torch.no_grad(): y = self.m(torch.from_numpy(feed["images"]))
+        return [(y[0] if isinstance(y, (tuple, list)) else y).numpy()]
+
+def torch_map(prep):
+    "`mAP(model)`: mAP50-95 of a torch model of the prepared run on its evaluation ids (pycocotools, the run's letterbox)."
+    from auto_quantize_model.coco import category_id_map, coco_metrics, predict_images
+    coco, files = prep.eval_data["coco"], prep.eval_data["files"]
+    cat_map, _ = category_id_map({int(k): str(v) for k, v in dict(prep.model.names).items()}, coco)
+    return lambda m: coco_metrics(coco, predict_images(TorchSession(m), files, cat_map, prep.imgsz, show=False)[0], list(files))["mAP_50_95"]
+
 def scale_jittered(x, g, lo=0.5, hi=1.5):
     "The batch rescaled by one random factor in [lo, hi]: padded with grey at a random place when smaller, cropped when larger."
     import torch, torch.nn.functional as F
@@ -59,7 +75,6 @@ def main(argv=None):
     from auto_quantize_model.quantize import quantize_model_ptq
     from auto_quantize_model.data import prepare_calib_source, calibration_batch, image_files
     from auto_quantize_model.sensitivity import output_sqnr_db
-    from auto_quantize_model.coco import predict_images, category_id_map, coco_metrics
     spec = RunSpec.build(weights=a.weights, data_root=a.data_root, mode="w4a16", keep_8bit_budget="0", max_images=a.max_images,
                          run_root="tmp/benchmarks/qat-augment", providers="cpu")
     prep = prepare_run(spec, evaluate=True)
@@ -67,15 +82,7 @@ def main(argv=None):
     src = prepare_calib_source(a.unseen_data_root)
     unseen = calibration_batch(image_files(src["coco"], sorted(src["coco"].getImgIds())[:a.unseen_images], src["images_dir"]), prep.imgsz)
 
-    class TorchSession:  # the torch model answering like an ONNX Runtime session, for `predict_images`
-        def __init__(self, m): self.m = m.eval()
-        def get_inputs(self): return [type("I", (), dict(name="images", type="tensor(float)"))()]
-        def run(self, _, feed):
-            with torch.no_grad(): y = self.m(torch.from_numpy(feed["images"]))
-            return [(y[0] if isinstance(y, (tuple, list)) else y).numpy()]
-    coco, files = prep.eval_data["coco"], prep.eval_data["files"]
-    cat_map, _ = category_id_map({int(k): str(v) for k, v in dict(prep.model.names).items()}, coco)
-    mAP = lambda m: coco_metrics(coco, predict_images(TorchSession(m), files, cat_map, prep.imgsz, show=False)[0], list(files))["mAP_50_95"]
+    mAP = torch_map(prep)
     fp = mAP(prep.model) if a.map else None
     torch.manual_seed(0)
     ptq = quantize_model_ptq(prep.model, spec.ptq_config(), x, show_progress=False)[0]

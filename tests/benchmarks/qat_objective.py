@@ -27,21 +27,14 @@ def main(argv=None):
     from auto_quantize_model.spec import RunSpec
     from auto_quantize_model.run import prepare_run
     from auto_quantize_model.quantize import quantize_model_ptq
-    from auto_quantize_model.coco import calibration_labels, category_id_map, coco_metrics, predict_images
+    from auto_quantize_model.coco import calibration_labels
+    from qat_augment import torch_map  # this folder's scripts, run by path
     spec = RunSpec.build(weights=a.weights, data_root=a.data_root, mode="w4a16", keep_8bit_budget="0", max_images=a.max_images,
                          calib_images=a.calib_images, run_root="tmp/benchmarks/qat-objective", providers="cpu")
     prep = prepare_run(spec, evaluate=True)
     x, labels = prep.calib["x"], calibration_labels(prep.calib, prep.model.names)
 
-    class TorchSession:  # the torch model answering like an ONNX Runtime session, for `predict_images`
-        def __init__(self, m): self.m = m.eval()
-        def get_inputs(self): return [type("I", (), dict(name="images", type="tensor(float)"))()]
-        def run(self, _, feed):
-            with torch.no_grad(): y = self.m(torch.from_numpy(feed["images"]))
-            return [(y[0] if isinstance(y, (tuple, list)) else y).numpy()]
-    coco, files = prep.eval_data["coco"], prep.eval_data["files"]
-    cat_map, _ = category_id_map({int(k): str(v) for k, v in dict(prep.model.names).items()}, coco)
-    mAP = lambda m: coco_metrics(coco, predict_images(TorchSession(m), files, cat_map, prep.imgsz, show=False)[0], list(files))["mAP_50_95"]
+    mAP = torch_map(prep)
     fp = mAP(prep.model)
     torch.manual_seed(0)
     ptq = quantize_model_ptq(prep.model, spec.ptq_config(), x, show_progress=False)[0]
