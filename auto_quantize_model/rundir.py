@@ -299,6 +299,7 @@ def summary(self:ModeResult) -> list:
         lines.append(f"  {name('int4_onnx')}: {ex['int4']['size_mb']} MB ({ex['int4_to_fp32_size_ratio']:.3f}x FP32), "
                      f"Clip {ex['int4']['Clip']}, max diff vs QCDQ {sm['int4']['vs_qcdq']['max_abs_diff']:.3g}")
     if "fp16" in ex: lines.append(f"  {name('fp16_onnx')}: {ex['fp16']['size_mb']} MB, {fp16_summary(sm)}")
+    if (ex.get("ptq") or {}).get("qat"): lines.append(f"  {name('before_qat_onnx')}: the PTQ model before QAT, to measure what QAT bought")
     pq, d, a, l = sm["providers_quant"], sm["quant_onnx_vs_torch"], sm["quant_vs_fp32_detections"], sm["latency"]
     return lines + [
         f"  ptq: {ptq_summary(ex)}",

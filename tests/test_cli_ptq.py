@@ -121,6 +121,7 @@ def test_qat_stage_on_the_demo(tmp_path):
     assert (run/"onnx"/"yolov10-demo-w4a16-qcdq-ptq-before-qat.onnx").is_file() and before["images"] == 4, before
     assert abs(d["qat_gain_mAP_50_95"]["delta"] - (d["delta_mAP_50_95"] - d["before_qat"]["delta_mAP_50_95"])) < 1e-9, d
     assert d["qat_gain_mAP_50_95"]["interval"]["resamples"] == 20 and d["before_qat"]["delta_mAP_50_95_interval"]["resamples"] == 20, d
+    assert "yolov10-demo-w4a16-qcdq-ptq-before-qat.onnx: the PTQ model before QAT" in p.stdout, p.stdout
     assert "    QAT: delta mAP50-95 " in p.stdout and "yolov10-demo-w4a16-qcdq-ptq-before-qat.onnx" in json.dumps(rec["artifacts"]), p.stdout
 
 def test_qat_on_a_plain_image_folder(real_coco, tmp_path):
