@@ -16,9 +16,9 @@ from .sensitivity import output_sqnr_db
 __all__ = ['QAT_LR', 'QAT_SCALE_LR', 'QAT_BATCH', 'QAT_SEED', 'QAT_AUGMENT', 'QAT_LABELS_LR', 'QAT_LOSSES_SAID',
            'learned_weight_quant', 'learnable_weight_quant_', 'has_learned_scale', 'learnable_weight_quants_',
            'head_outputs', 'relative_mse', 'distillation_loss', 'qat_parameters', 'mirrored_boxes', 'flipped',
-           'mosaic_boxes', 'mosaics', 'color_jittered', 'augmented_batch', 'mean_distillation_loss',
-           'distillation_objective', 'label_batch', 'detection_criterion', 'labels_objective', 'mean_objective',
-           'train_qat_', 'qat_stage_']
+           'mosaic_boxes', 'mosaics', 'color_jittered', 'augmented_batch', 'distillation_objective', 'label_batch',
+           'detection_criterion', 'labels_objective', 'mean_objective', 'mean_distillation_loss', 'train_qat_',
+           'qat_stage_']
 
 # %% ../nbs/16_qat.ipynb #8a4b53ca
 def learned_weight_quant(bits:int, # weight bit width
@@ -178,12 +178,6 @@ def augmented_batch(images:torch.Tensor, # training images (N, 3, H, W)
 
 
 # %% ../nbs/16_qat.ipynb #c7b1e6a4
-@torch.no_grad()
-def mean_distillation_loss(qmodel, model, images:torch.Tensor, batch:int=QAT_BATCH) -> float:
-    "The distillation loss over `images` (no flips), weighted by batch size."
-    tot = sum(distillation_loss(head_outputs(qmodel, x), head_outputs(model, x))[0].item() * len(x) for x in images.split(batch))
-    return tot / len(images)
-
 def distillation_objective(model:nn.Module, # the float model, the teacher
                           ):
     "`loss(qmodel, x, labels)`: `distillation_loss` of `qmodel` against `model` on images `x` (labels unused)."
@@ -231,6 +225,10 @@ def mean_objective(objective, qmodel, images:torch.Tensor, labels:list=None, bat
         x = images[s:s + batch]
         tot += objective(qmodel, x, None if labels is None else labels[s:s + batch]).item() * len(x)
     return tot / len(images)
+
+def mean_distillation_loss(qmodel, model, images:torch.Tensor, batch:int=QAT_BATCH) -> float:
+    "The distillation loss of `qmodel` against `model` over `images` (no augmentation), weighted by batch size."
+    return mean_objective(distillation_objective(model), qmodel, images, None, batch)
 
 
 # %% ../nbs/16_qat.ipynb #b29acfa7
