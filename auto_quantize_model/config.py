@@ -80,8 +80,8 @@ def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
                       weight_bits:int, # the mode's weight bits
                       a8_graph:str="integer", # `A8_GRAPHS`
                      ) -> str:
-    "What `--weight-quant auto` means for a mode: mse (symmetric) for 8-bit weights in integer A8 graphs, else asym."
-    return "mse" if act_bits and a8_graph == "integer" and int(weight_bits) == 8 else "asym"
+    "What `--weight-quant auto` means for a mode: mse (symmetric) for 8-bit weights in A8 graphs (int8 kernels want zero points at 0), else asym."
+    return "mse" if act_bits and int(weight_bits) == 8 else "asym"
 
 NUMBER_RANGES = dict(  # every numeric `PTQConfig` option: (lowest, highest, type)
     weight_bits=(2, 8, int), group_size=(0, 4096, int), calib_images=(0, 100_000, int), adaround_iters=(1, 100_000, int),
@@ -104,11 +104,11 @@ class PTQConfig:
     mode:str = "w4a16" # a key of `MODES`
     weight_bits:int = 4 # bits of the quantized weights
     act_bits:int = None # bits of conv inputs (None: float)
-    a8_graph:str = "integer" # A8 modes, what the graph quantizes: integer = every quantized conv's input, output and SiLU, and residual sums, concatenated branches on one scale (ONNX Runtime runs QLinearConv, QLinearSigmoid, QLinearMul, QLinearAdd, QLinearConcat); conv-inputs = each quantized conv's input only (float convs behind Q/DQ pairs)
+    a8_graph:str = "integer" # A8 modes, what the graph quantizes: integer = every quantized conv's input, output and SiLU, and residual sums, concatenated branches on one scale (ONNX Runtime runs QLinearConv, QLinearSigmoid, QLinearMul, QLinearAdd, QLinearConcat); conv-inputs = each quantized conv's input only, as NNCF does (ONNX Runtime runs float convs behind Q/DQ pairs; OpenVINO runs them in int8)
     act_quant:str = "asym-mse" # A8 modes, how each conv input's range is set: asym-mse = unsigned levels with a zero point over the range of least squared error; asym = the same over the 0.001 and 99.999th percentiles; mse = signed levels, scale of least squared error; int8 = signed levels over the 99.999th percentile of |x|
     scales:str = "channel" # one float scale per output channel (channel) or per layer (tensor)
     group_size:int = 0 # one scale per this many input channels at each kernel position (e.g. 32) for the convs at the mode's weight bits whose input channels it divides; 0: one per output channel
-    weight_quant:str = "auto" # how weight scales are chosen: auto = asym, but mse for 8-bit weights in integer A8 graphs (int8 kernels want zero points at 0; rounded to 7 bits there, within ±63, so no CPU's int16 pair sums saturate); asym = unsigned levels with a zero point over each channel's range, mse = symmetric with a searched scale, absmax = the largest weight, hqo = Brevitas HQO
+    weight_quant:str = "auto" # how weight scales are chosen: auto = asym, but mse for 8-bit weights in A8 graphs (int8 kernels want zero points at 0; rounded to 7 bits there, within ±63, so no CPU's int16 pair sums saturate); asym = unsigned levels with a zero point over each channel's range, mse = symmetric with a searched scale, absmax = the largest weight, hqo = Brevitas HQO
     algorithm:str = "auto" # how weights are rounded: auto = gptq with calibration images, else rtn (round to nearest); gptq = the project's block-walk GPTQ; brevitas-gptq = Brevitas' gptq_mode; adaround = learned rounding
     bias_correction:bool = None # correct each conv's bias for its mean output shift on calibration images (default: on when there are calibration images)
     calib_images:int = 64 # calibration images (disjoint from evaluation ids; 0: none)
@@ -179,8 +179,8 @@ def conv_weight_quant(config:PTQConfig, # the run's config
 def grid_bits(config:PTQConfig, # the run's config
               bits:int|None, # the conv's planned weight bits (None: left float)
              ) -> int|None:
-    "The bits a conv's weights are rounded to: 7 for symmetric 8-bit weights in integer A8 graphs (they stay int8 in the file), else `bits`."
-    integer8 = bits == 8 and bool(config.act_bits) and config.a8_graph == "integer" and conv_weight_quant(config, bits) != "asym"
+    "The bits a conv's weights are rounded to: 7 for symmetric 8-bit weights in A8 graphs (they stay int8 in the file), else `bits`."
+    integer8 = bits == 8 and bool(config.act_bits) and conv_weight_quant(config, bits) != "asym"
     return 7 if integer8 else bits
 
 def names_8bit_convs(config:PTQConfig) -> bool:

@@ -11,7 +11,7 @@ import torch, torch.nn as nn
 import onnx
 from .core import AqmError, atomic_path
 from .config import DEFAULT_OPSET
-from .integer import integer_qdq_pass
+from .integer import integer_qdq_pass, int8_weights_pass
 
 # %% auto #0
 __all__ = ['INPUT_NAME', 'OUTPUT_NAME', 'FP32_ONLY_INPUTS', 'FP16_MAX', 'onnx_export_kwargs', 'dummy_input', 'load_onnx',
@@ -204,11 +204,13 @@ def export_brevitas_qcdq_onnx(qmodel:nn.Module, # model from `quantize_model_bre
     x, meta = dummy_input(imgsz), {**model_metadata(qmodel, imgsz), "quantization": getattr(qmodel, "aqm_ptq_config", None),
                                    "calibration": getattr(qmodel, "aqm_calibration", None)}
     integer = bool(getattr(qmodel, "aqm_integer_a8", False))
+    conv_inputs_a8 = not integer and bool((getattr(qmodel, "aqm_ptq_config", None) or {}).get("act_bits"))
     if integer: meta["integer_kernels"] = True  # sessions keep ONNX Runtime's QDQ fusions on (`ort.create_ort_session`)
     qmodel = groupwise_convs_for_export(qmodel)
     def export(p):
         export_onnx_qcdq(qmodel.eval(), args=x, export_path=str(p), **onnx_export_kwargs(opset, fold_constants=False))
         if integer: integer_qdq_pass(p)
+        elif conv_inputs_a8: int8_weights_pass(p)  # int8 weights (Clips folded): what OpenVINO runs in int8
         m = load_onnx(p)
         if conv_inputs_off_split_(m.graph): onnx.save(m, str(p))  # a graph OpenVINO compiles too
     return _export_atomically(export, path, meta)

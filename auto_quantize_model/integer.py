@@ -13,7 +13,8 @@ from .ptq import brevitas_act_quant, calibrate_activations_
 __all__ = ['CONV_ACT_BLOCKS', 'DATA_MOVEMENT', 'act_quantizer', 'QuantSiLU', 'ConvOutputQuant', 'quantized_conv',
            'add_output_quantizers_', 'quantizer_grid', 'on_grid', 'producer_quantizers', 'concat_groups',
            'share_concat_scales_', 'disable_input_quant_', 'drop_requantized_inputs_', 'to_integer_a8_',
-           'repeat_qdq_after_data_movement', 'weights_to_int8', 'drop_unused_constants', 'integer_qdq_pass']
+           'repeat_qdq_after_data_movement', 'weights_to_int8', 'drop_unused_constants', 'rewrite_onnx_file',
+           'integer_qdq_pass', 'int8_weights_pass']
 
 # %% ../nbs/14_integer.ipynb #a46cbc21
 def act_quantizer(act_quant:str="asym-mse", # one of `ACT_QUANTS` (`--act-quant`)
@@ -263,11 +264,19 @@ def drop_unused_constants(graph):
         for i in inits: graph.initializer.remove(i)
         if not dead and not inits: return
 
-def integer_qdq_pass(path) -> dict:
-    "Rewrite an integer A8 QCDQ export in place for ONNX Runtime's integer kernels (both rewrites are exact); what changed."
+def rewrite_onnx_file(path, **rewrites) -> dict:
+    "Apply each rewrite (`name=function(model)`) to the ONNX file at `path` in place, unused constants dropped; what each one did."
     import onnx
     m = onnx.load(str(path))
-    info = dict(repeated_qdq=repeat_qdq_after_data_movement(m), int8_weights=weights_to_int8(m))
+    info = {k: rewrite(m) for k, rewrite in rewrites.items()}
     drop_unused_constants(m.graph)
     onnx.save(m, str(path))
     return info
+
+def integer_qdq_pass(path) -> dict:
+    "Rewrite an integer A8 QCDQ export in place for ONNX Runtime's integer kernels (both rewrites are exact); what changed."
+    return rewrite_onnx_file(path, repeated_qdq=repeat_qdq_after_data_movement, int8_weights=weights_to_int8)
+
+def int8_weights_pass(path) -> dict:
+    "Store an A8 QCDQ export's constant weights as int8 in place (exact): OpenVINO runs a conv in int8 only from such weights; what changed."
+    return rewrite_onnx_file(path, int8_weights=weights_to_int8)

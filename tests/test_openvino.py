@@ -78,3 +78,20 @@ def test_run_on_openvino_records_runtime_and_kernels(tmp_path):
         assert (rec["runtime"], rec["precision_used"]) == ("openvino", "f32"), rec
     smoke = json.loads((rd/"ptq_w8a16_smoke.json").read_text())
     assert smoke["kernels_openvino"]["fp32"]["Convolution"] == {"f32": 83} and smoke["kernels"]["fp32"], smoke["kernels_openvino"]
+
+def test_conv_input_a8_graph_runs_its_convs_in_int8(tmp_path):
+    "`--a8-graph conv-inputs` (conv inputs quantized, as NNCF does; int8 weights with zero points at 0) runs every quantized conv in u8 on OpenVINO."
+    pytest.importorskip("openvino", reason=NO_OPENVINO)
+    import torch
+    from auto_quantize_model.config import ptq_config_for_mode
+    from auto_quantize_model.export import export_brevitas_qcdq_onnx
+    from auto_quantize_model.load import load_yolov10_detection_model
+    from auto_quantize_model.ort import create_ov_session
+    from auto_quantize_model.quantize import quantize_model_ptq
+    from auto_quantize_model.spec import resolve_weights
+    model = load_yolov10_detection_model(resolve_weights("real"))
+    config = ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, a8_graph="conv-inputs", act_rank_images=0)
+    q, table, _ = quantize_model_ptq(model, config, torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(0)), show_progress=False)
+    _, info = create_ov_session(export_brevitas_qcdq_onnx(q, tmp_path/"w8a8-conv-inputs.onnx", 256), "f32", threads=1)
+    quantized = sum(1 for r in table if r["quantized"])
+    assert info["kernels"]["Convolution"].get("u8") == quantized, (info["kernels"]["Convolution"], quantized)

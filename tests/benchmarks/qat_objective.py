@@ -7,11 +7,40 @@ or both, at several learning rates, on one PTQ model, the torch model scored.
 The PTQ model is the project's pure 4-bit W4A16 (`--keep-8bit-budget 0`), calibrated on the run's calibration photos
 (the data root's train split when it has one); each variant trains a copy of it for `--steps` steps of
 `qat.train_qat_` on those photos with their annotations (`coco.calibration_labels`). A variant is `OBJECTIVE:LR`
-(`distill` or `labels`, Adam's step for weights and biases) or `mix:LR:W` (the distillation loss plus W times the
-labels loss). Printed per variant, as JSON: the loss over the training photos before and after, the QAT wall time and
+(`distill` or `labels`, Adam's step for weights and biases), `mix:LR:W` (the distillation loss plus W times the
+labels loss), `seed:S` (the default stage with batch draws from seed S), `confident:LR` (the distillation loss with the
+class outputs compared as probabilities and the box outputs weighted per anchor by the larger top-class probability
+of teacher and student: the anchors that can become detections), or `grid:R` (the default stage with Adam's step of
+each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as JSON: the loss over the training photos before and after, the QAT wall time and
 Δ mAP50-95 (points) of the torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
 """
 import argparse, copy, json, os, time
+
+def confident_distillation_loss(student, teacher):
+    "`qat.distillation_loss` with class outputs as probabilities and box outputs weighted by the anchors' top-class probability."
+    import torch
+    from auto_quantize_model.qat import relative_mse
+    feats = sum(relative_mse(s, t) for s, t in zip(student["feats"], teacher["feats"])) / len(teacher["feats"])
+    pt, ps = teacher["scores"].sigmoid(), student["scores"].sigmoid()
+    scores = (ps - pt).pow(2).sum() / pt.pow(2).sum().clamp_min(1e-12)
+    w = torch.maximum(pt, ps.detach()).amax(1, keepdim=True)  # (B, 1, anchors)
+    boxes = (w * (student["boxes"] - teacher["boxes"]).pow(2)).sum() / (w * teacher["boxes"].pow(2)).sum().clamp_min(1e-12)
+    return feats + scores + boxes, dict(features=feats.item(), head=(scores + boxes).item())
+
+def grid_step_parameters(qat_parameters, ratio, Adam):
+    "`(qat_parameters, Adam)` replacements: Adam's step for each conv's weights is `ratio` times that conv's mean grid step."
+    import torch
+    steps = {}
+    def parameters(qmodel, names):
+        wb, sz = qat_parameters(qmodel, names)
+        mods = dict(qmodel.named_modules())
+        with torch.no_grad(): steps.update({id(mods[n].weight): mods[n].quant_weight().scale.mean().item() for n in names})
+        return wb, sz
+    class GridStepAdam(Adam):
+        def __init__(self, groups, **kw):
+            wb, rest = groups[0], groups[1:]
+            super().__init__([dict(params=[p], lr=ratio * steps[id(p)] if id(p) in steps else wb["lr"]) for p in wb["params"]] + rest, **kw)
+    return parameters, GridStepAdam
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,19 +69,22 @@ def main(argv=None):
     ptq = quantize_model_ptq(prep.model, spec.ptq_config(), x, show_progress=False)[0]
     print(json.dumps(dict(fp32=round(fp, 4), ptq_delta_points=round(100 * (mAP(ptq) - fp), 2), training_photos=len(x),
                           boxes=sum(len(l) for l in labels), torch_threads=torch.get_num_threads())), flush=True)
-    labels_objective = qat.labels_objective
+    labels_objective, distillation_loss, qat_parameters, Adam = qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam
     for v in a.variants:
         kind, lr, *w = v.split(":")
-        q = copy.deepcopy(ptq)
+        q, train = copy.deepcopy(ptq), dict(lr=float(lr), loss="distill" if kind in ("distill", "confident") else "labels")
+        if kind in ("seed", "grid"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
+        if kind == "confident": qat.distillation_loss = confident_distillation_loss
+        if kind == "grid":  # one Adam step size per conv's weights, R times its mean grid step (biases keep the default step)
+            qat.qat_parameters, torch.optim.Adam = grid_step_parameters(qat_parameters, float(lr), Adam)
         if kind == "mix":  # the distillation loss plus w times the labels loss, through the labels path of `train_qat_`
             def mixed(qm, w=float(w[0])):
                 d, l = qat.distillation_objective(prep.model), labels_objective(qm)
                 return lambda m, xb, lb: d(m, xb) + w * l(m, xb, lb)
             qat.labels_objective = mixed
         t = time.perf_counter()
-        try: r = qat.train_qat_(q, prep.model, x, a.steps, lr=float(lr), show_progress=False,
-                                loss="distill" if kind == "distill" else "labels", labels=labels)
-        finally: qat.labels_objective = labels_objective
+        try: r = qat.train_qat_(q, prep.model, x, a.steps, show_progress=False, labels=labels, **train)
+        finally: qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam = labels_objective, distillation_loss, qat_parameters, Adam
         print(json.dumps(dict(variant=v, steps=a.steps, loss=[r["loss_before"], r["loss_after"]], qat_s=round(time.perf_counter() - t, 1),
                               delta_points=round(100 * (mAP(q) - fp), 2))), flush=True)
 
