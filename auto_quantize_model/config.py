@@ -78,7 +78,6 @@ def budget_share(budget:str, # as `parse_budget` reads it
 
 def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
                       weight_bits:int, # the mode's weight bits
-                      a8_graph:str="integer", # `A8_GRAPHS`
                      ) -> str:
     "What `--weight-quant auto` means for a mode: mse (symmetric) for 8-bit weights in A8 graphs (int8 kernels want zero points at 0), else asym."
     return "mse" if act_bits and int(weight_bits) == 8 else "asym"
@@ -132,7 +131,7 @@ class PTQConfig:
     def __post_init__(self):
         check_mode(self.mode); _choice(self.a8_graph, A8_GRAPHS, "--a8-graph")
         self.given_weight_quant = self.weight_quant  # what the user asked (a spec replays it for every mode)
-        if self.weight_quant == "auto": self.weight_quant = auto_weight_quant(self.act_bits, self.weight_bits, self.a8_graph)
+        if self.weight_quant == "auto": self.weight_quant = auto_weight_quant(self.act_bits, self.weight_bits)
         _choice(self.scales, SCALES, "--scales"); _choice(self.weight_quant, WEIGHT_QUANTS, "--weight-quant")
         _choice(self.algorithm, ALGORITHMS, "--algorithm"); _choice(self.bits_preset, BITS_PRESETS, "--bits-preset")
         _choice(self.act_quant, ACT_QUANTS, "--act-quant"); _choice(self.qat_loss, QAT_LOSSES, "--qat-loss")
@@ -174,14 +173,14 @@ def conv_weight_quant(config:PTQConfig, # the run's config
                      ) -> str:
     "How a conv at `bits` chooses its weight scales: `--weight-quant`, where `auto` is decided per conv (`auto_weight_quant`)."
     given = getattr(config, "given_weight_quant", config.weight_quant)
-    return auto_weight_quant(config.act_bits, bits, config.a8_graph) if given == "auto" else config.weight_quant
+    return auto_weight_quant(config.act_bits, bits) if given == "auto" else config.weight_quant
 
 def grid_bits(config:PTQConfig, # the run's config
               bits:int|None, # the conv's planned weight bits (None: left float)
              ) -> int|None:
     "The bits a conv's weights are rounded to: 7 for symmetric 8-bit weights in A8 graphs (they stay int8 in the file), else `bits`."
-    integer8 = bits == 8 and bool(config.act_bits) and conv_weight_quant(config, bits) != "asym"
-    return 7 if integer8 else bits
+    int8_kernels = bits == 8 and bool(config.act_bits) and conv_weight_quant(config, bits) != "asym"
+    return 7 if int8_kernels else bits
 
 def names_8bit_convs(config:PTQConfig) -> bool:
     "True when `config` chooses its own 8-bit convs: patterns, a preset, a count, a share or a target SQNR."
