@@ -27,7 +27,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
 RUN_ONLY = ("max_images", "image_ids_list")  # options of the evaluation subset: only `aqm run` evaluates
 FLAG_ALIASES = {"target_sqnr_db": ("--target-sqnr",)}
 FLAG_METAVARS = {"keep_8bit": "N|GLOB", "skip": "GLOB", "weights_sha256": "HEX", "target_sqnr_db": "DB",
-                 "keep_8bit_share": "FRACTION", "keep_8bit_budget": "PERCENT|BYTES", "group_size": "N", "ray": "ADDRESS",
+                 "keep_8bit_share": "FRACTION", "keep_8bit_budget": "PERCENT|BYTES|SIZEx", "group_size": "N", "ray": "ADDRESS",
                  "ray_workers": "N"}
 FLAG_ALONE = {"ray": "local"}  # the value of a flag given without one (`--ray` alone: a local Ray runtime)
 

@@ -11,7 +11,7 @@ from .core import AqmError
 # %% auto #0
 __all__ = ['MODES', 'SCALES', 'WEIGHT_QUANTS', 'A8_GRAPHS', 'ALGORITHMS', 'BITS_PRESETS', 'ACT_QUANTS', 'QAT_LOSSES',
            'AUTO_8BIT_BUDGET', 'QAT_STEPS', 'NUMBER_RANGES', 'HEADS', 'DEFAULT_OPSET', 'OPSET_RANGE', 'PROVIDER_NAMES',
-           'RAY_ADDRESS', 'check_range', 'check_mode', 'parse_budget', 'budget_asked', 'budget_share',
+           'RAY_ADDRESS', 'check_range', 'check_mode', 'parse_budget', 'budget_said', 'budget_asked', 'budget_share',
            'auto_weight_quant', 'PTQConfig', 'ptq_config_for_mode', 'needs_calibration', 'conv_weight_quant',
            'grid_bits', 'names_8bit_convs', 'resolve_budget', 'check_head', 'check_opset', 'parse_providers',
            'check_ray_address']
@@ -54,13 +54,21 @@ def _choice(value, choices, flag):
 
 _UNITS = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
-def parse_budget(budget:str, # "10%" of the quantized weights, or extra bytes: "200kB", "1.5MB", "50000"
+def parse_budget(budget:str, # "10%" of the quantized weights, extra bytes ("200kB", "1.5MB", "50000"), or a size ("1.05x" the pure 4-bit one)
                 ) -> tuple:
-    "`(\"share\", fraction)` or `(\"bytes\", count)`; `AqmError` for anything else."
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%|[kKmMgG]?i?[bB]?)\s*", str(budget))
-    if not m or (m[2] != "%" and m[2].lower() not in _UNITS) or (m[2] == "%" and float(m[1]) > 100):
-        raise AqmError(f"--keep-8bit-budget {budget!r}: give a percentage of the weights (10%) or bytes (200kB, 1.5MB)")
+    "`(\"share\", fraction)`, `(\"bytes\", count)` or `(\"size\", growth)` (1.05x: 0.05); `AqmError` for anything else."
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%|[xX]|[kKmMgG]?i?[bB]?)\s*", str(budget))
+    size = bool(m) and m[2].lower() == "x"
+    if not m or (m[2] != "%" and not size and m[2].lower() not in _UNITS) or (m[2] == "%" and float(m[1]) > 100) or (size and float(m[1]) < 1):
+        raise AqmError(f"--keep-8bit-budget {budget!r}: give a percentage of the weights (10%), bytes (200kB, 1.5MB) "
+                       "or a size against pure 4-bit (1.05x)")
+    if size: return ("size", float(m[1]) - 1)
     return ("share", float(m[1]) / 100) if m[2] == "%" else ("bytes", float(m[1]) * _UNITS[m[2].lower()])
+
+def budget_said(budget:str) -> str:
+    "How a run names `budget`: \"5% of the weights\", \"200kB\" or \"1.05x the pure 4-bit stored size\"."
+    kind = parse_budget(budget)[0]
+    return f"{budget} " + {"share": "of the weights", "bytes": "of extra bytes", "size": "the pure 4-bit stored size"}[kind]
 
 AUTO_8BIT_BUDGET = "5%"  # what `--keep-8bit-budget auto` keeps at 8 bits for 4-bit weights with calibration images
 QAT_STEPS = 300  # what `--qat` trains for without `--qat-steps`
@@ -71,10 +79,13 @@ def budget_asked(budget) -> bool:
 
 def budget_share(budget:str, # as `parse_budget` reads it
                  n_weights:int, # weights of the quantized convs
+                 stored_bytes:float=None, # what the pure 4-bit plan stores (`ptq.planned_stored_bytes`): needed for sizes
                 ) -> float:
     "The share of `n_weights` that `budget` allows at 8 bits (each weight moved from 4 to 8 bits costs half a byte)."
     kind, v = parse_budget(budget)
-    return v if kind == "share" else min(1.0, v * 2 / max(int(n_weights), 1))
+    if kind == "size" and stored_bytes is None: raise AqmError(f"--keep-8bit-budget {budget}: the pure plan's stored bytes are needed")
+    extra = v * stored_bytes if kind == "size" else v
+    return v if kind == "share" else min(1.0, extra * 2 / max(int(n_weights), 1))
 
 def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
                       weight_bits:int, # the mode's weight bits
@@ -118,7 +129,7 @@ class PTQConfig:
     bits_preset:str = "none" # convs kept at 8 bits by convention: none; first8 = the first conv; first-last8 = the first conv and the head's last conv of each branch
     keep_8bit_count:int = 0 # keep N convs at 8 bits: with GPTQ those whose float weights recover the most output error, else the most sensitive at 4 bits
     keep_8bit_share:float = 0.0 # keep at 8 bits the convs ranked that way that fit in this share of the quantized weights (e.g. 0.1)
-    keep_8bit_budget:str = "auto" # the convs ranked that way kept at 8 bits within a percentage of the quantized weights ("10%") or extra bytes ("200kB", "1.5MB"); auto = 5% for 4-bit weights when calibration images are at hand and no other option names 8-bit convs (the most accuracy per stored bit measured), else none; 0 = pure 4-bit
+    keep_8bit_budget:str = "auto" # the convs ranked that way kept at 8 bits within a percentage of the quantized weights ("10%"), extra bytes ("200kB", "1.5MB") or a stored size against pure 4-bit ("1.05x"); auto = 5% for 4-bit weights when calibration images are at hand and no other option names 8-bit convs (the most accuracy per stored bit measured), else none; 0 = pure 4-bit
     target_sqnr_db:float = None # keep at 8 bits every conv whose output SQNR alone at 4 bits is below this many dB
     probe_images:int = 16 # calibration images used to measure: the mixed-precision ranking, the output SQNR
     act_calib_images:int = 16 # A8 modes: the first N calibration images set the conv input ranges (asym-mse's MSE search takes about 30 s per image for yolov10m at 640 on 2 CPU cores; 64 images instead of 16 gained no mAP on the demo)

@@ -8,11 +8,11 @@ import contextlib, copy, dataclasses, fnmatch, logging, math, re
 from dataclasses import dataclass, field
 import torch, torch.nn as nn
 from .core import AqmError
-from .config import PTQConfig, budget_share, conv_weight_quant, grid_bits
+from .config import PTQConfig, budget_share, conv_weight_quant, parse_budget, grid_bits
 from .load import detection_head
 
 # %% auto #0
-__all__ = ['BREVITAS_ACT_QUANTS', 'is_dfl_conv', 'preset_8bit_convs', 'conv_bit_plan', 'conv_group_size',
+__all__ = ['BREVITAS_ACT_QUANTS', 'is_dfl_conv', 'preset_8bit_convs', 'conv_bit_plan', 'conv_group_size', 'planned_stored_bytes',
            'keep_8bit_weight_share', 'conv_group_sizes', 'unmatched_patterns', 'brevitas_group_weight_quant',
            'brevitas_weight_quant', 'brevitas_act_quant', 'brevitas_conv_layer_map', 'quantize_convs_in_place',
            'weight_sqnr_db', 'quant_conv_weight', 'levels_per_channel', 'conv_role', 'quantized_layers_table',
@@ -63,6 +63,20 @@ def conv_group_size(conv:nn.Conv2d, # a conv of the plan
     g, cin, k = int(config.group_size), conv.in_channels // conv.groups, conv.weight[0, 0].numel()
     return g if g and bits == int(config.weight_bits) and cin % g == 0 and cin // g * k > 1 else 0
 
+def planned_stored_bytes(model:nn.Module, # float model
+                         plan:dict, # conv name → bits or None
+                         config:PTQConfig, # `group_size` and how each conv's scales are chosen (zero points or not)
+                        ) -> float:
+    "Bytes the model's parameters take with `plan`: quantized weights at their bits, a float32 scale (and zero point) per channel or group, all else float32."
+    mods, total = dict(model.named_modules()), 4.0 * sum(p.numel() for p in model.parameters())
+    for name, bits in plan.items():
+        if not bits: continue
+        w, g = mods[name].weight, conv_group_size(mods[name], bits, config)
+        scales = w.shape[0] * (w[0].numel() // (g * w[0, 0].numel()) if g else 1)
+        zero_point = bits / 8 if conv_weight_quant(config, bits) == "asym" else 0
+        total += w.numel() * (bits / 8 - 4) + scales * (4 + zero_point)
+    return total
+
 def keep_8bit_weight_share(model:nn.Module, # float model
                            plan:dict, # conv name → bits or None
                            config:PTQConfig, # `keep_8bit_share` and `keep_8bit_budget`
@@ -70,7 +84,9 @@ def keep_8bit_weight_share(model:nn.Module, # float model
     "The share of the planned convs' weights that may move to 8 bits: the larger of the share and the budget."
     mods = dict(model.named_modules())
     n = sum(mods[k].weight.numel() for k, b in plan.items() if b)
-    return max(float(config.keep_8bit_share), budget_share(config.keep_8bit_budget, n) if config.keep_8bit_budget not in (None, "auto") else 0.0)
+    if config.keep_8bit_budget in (None, "auto"): return float(config.keep_8bit_share)
+    stored = planned_stored_bytes(model, plan, config) if parse_budget(config.keep_8bit_budget)[0] == "size" else None
+    return max(float(config.keep_8bit_share), budget_share(config.keep_8bit_budget, n, stored))
 
 def conv_group_sizes(model:nn.Module, plan:dict, config:PTQConfig) -> dict:
     "Conv name → scale group size (0: one scale per output channel) for the quantized convs of `plan`."

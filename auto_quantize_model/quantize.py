@@ -8,7 +8,7 @@ import dataclasses, time
 import torch, torch.nn as nn
 from .core import AqmError
 from .config import PTQConfig, needs_calibration, resolve_budget
-from .ptq import bias_correction_, calibrate_activations_, widen_activation_ranges_, mark_image_input_quantizers_, conv_bit_plan, keep_8bit_weight_share, quantize_model_brevitas_ptq, quantized_layers_table
+from .ptq import bias_correction_, calibrate_activations_, widen_activation_ranges_, mark_image_input_quantizers_, conv_bit_plan, keep_8bit_weight_share, planned_stored_bytes, quantize_model_brevitas_ptq, quantized_layers_table
 from .integer import to_integer_a8_
 from .grid import rounding_mismatches
 from .gptq import gptq_key, gptq_model, gptq_
@@ -64,7 +64,7 @@ def quantize_model_ptq(model:nn.Module, # fused float model
     info["bias_correction"] = bias_correction and (config.algorithm != "adaround" or bool(config.act_bits))
     def lap(k):
         nonlocal t0; t = time.perf_counter(); times[k] = round(t - t0, 3); t0 = t
-    plan = conv_bit_plan(model, config)
+    plan = pure = conv_bit_plan(model, config)
     if not any(plan.values()): raise AqmError("no conv layer left to quantize: check the skip patterns")
     share = keep_8bit_weight_share(model, plan, config)
     mixed = bool(config.keep_8bit_count or share or config.target_sqnr_db is not None)
@@ -84,6 +84,7 @@ def quantize_model_ptq(model:nn.Module, # fused float model
             lap("recovery")
         source, info["gptq"] = gptq_model(model, calib, plan, config, bias_correction, batch, show_progress=show_progress)
     if baked: lap(config.algorithm)
+    if mixed: info["keep_8bit_budget"]["stored_ratio"] = round(planned_stored_bytes(model, plan, config) / planned_stored_bytes(model, pure, config), 4)
     qmodel, _ = quantize_model_brevitas_ptq(source, config, plan, baked=baked)
     lap("brevitas")
     if baked: info["rounding_mismatches"] = rounding_mismatches(source, qmodel, plan)

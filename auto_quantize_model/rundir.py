@@ -8,6 +8,7 @@ import contextlib, datetime, json, os, signal, sys, threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import AqmError, Terminated, check_new_run_dir, check_run_id, create_run_dir, file_record, file_sha256, package_versions, read_json, timestamp_run_id, write_json, write_text
+from .config import budget_said
 from .spec import RunSpec, default_run_root
 
 # %% auto #0
@@ -242,7 +243,8 @@ def ptq_summary(ex:dict) -> str:
     bits = ", ".join(f"{k}: {v['layers']} convs ({100 * v['weight_share']:.1f}% of weights)" for k, v in ex["bit_widths"].items())
     bits += off_mode_bits_summary(ex)
     b = p.get("keep_8bit_budget") or {}
-    if b.get("used"): bits += f"; 8-bit budget {b['used']} of the weights" + (" (the default, --keep-8bit-budget auto)" if b.get("asked") == "auto" else "")
+    if b.get("used"): bits += f"; 8-bit budget {budget_said(b['used'])}" + (" (the default, --keep-8bit-budget auto)" if b.get("asked") == "auto" else "")
+    if b.get("stored_ratio"): bits += f", stored {b['stored_ratio']:.3f}x pure 4-bit"
     q = p.get("qat")
     if q: bits += (f"; then QAT ({q['steps']} steps on the calibration images, {q['wall_s']:.0f} s): "
                    f"{'detection loss on their labels' if q.get('objective') == 'labels' else 'distillation loss'} "

@@ -10,7 +10,8 @@ The PTQ model is the project's pure 4-bit W4A16 (`--keep-8bit-budget 0`), calibr
 (`distill` or `labels`, Adam's step for weights and biases), `mix:LR:W` (the distillation loss plus W times the
 labels loss), `seed:S` (the default stage with batch draws from seed S), `confident:LR` (the distillation loss with the
 class outputs compared as probabilities and the box outputs weighted per anchor by the larger top-class probability
-of teacher and student: the anchors that can become detections), or `grid:R` (the default stage with Adam's step of
+of teacher and student: the anchors that can become detections), `ema:D:S` (the default stage with batches from seed S, ending on the moving average of its
+parameters, decay D per step), or `grid:R` (the default stage with Adam's step of
 each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as JSON: the loss over the training photos before and after, the QAT wall time and
 Δ mAP50-95 (points) of the torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
 """
@@ -41,6 +42,23 @@ def grid_step_parameters(qat_parameters, ratio, Adam):
             wb, rest = groups[0], groups[1:]
             super().__init__([dict(params=[p], lr=ratio * steps[id(p)] if id(p) in steps else wb["lr"]) for p in wb["params"]] + rest, **kw)
     return parameters, GridStepAdam
+
+def averaged_adam(Adam, decay, steps):
+    "An `Adam` that keeps an exponential moving average of its parameters (weight `decay` per step) and loads it after its `steps`-th step."
+    import torch
+    class AveragedAdam(Adam):
+        def __init__(self, groups, **kw):
+            super().__init__(groups, **kw)
+            self.done, self.shadow = 0, [p.detach().clone() for g in self.param_groups for p in g["params"]]
+        @torch.no_grad()
+        def step(self, *a, **kw):
+            out = super().step(*a, **kw); self.done += 1
+            ps = [p for g in self.param_groups for p in g["params"]]
+            for s, p in zip(self.shadow, ps): s.mul_(decay).add_(p, alpha=1 - decay)
+            if self.done == steps:
+                for s, p in zip(self.shadow, ps): p.copy_(s)
+            return out
+    return AveragedAdam
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,7 +91,9 @@ def main(argv=None):
     for v in a.variants:
         kind, lr, *w = v.split(":")
         q, train = copy.deepcopy(ptq), dict(lr=float(lr), loss="distill" if kind in ("distill", "confident") else "labels")
-        if kind in ("seed", "grid"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
+        if kind in ("seed", "grid", "ema"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
+        if kind == "ema":  # the default stage, batches from seed w[0], ending on the moving average of its parameters (decay lr)
+            train["seed"] = int(w[0]) if w else 0; torch.optim.Adam = averaged_adam(Adam, float(lr), a.steps)
         if kind == "confident": qat.distillation_loss = confident_distillation_loss
         if kind == "grid":  # one Adam step size per conv's weights, R times its mean grid step (biases keep the default step)
             qat.qat_parameters, torch.optim.Adam = grid_step_parameters(qat_parameters, float(lr), Adam)
