@@ -10,7 +10,9 @@ The PTQ model is the project's pure 4-bit W4A16 (`--keep-8bit-budget 0`), calibr
 (`distill` or `labels`, Adam's step for weights and biases), `mix:LR:W` (the distillation loss plus W times the
 labels loss), `seed:S` (the default stage with batch draws from seed S), `confident:LR` (the distillation loss with the
 class outputs compared as probabilities and the box outputs weighted per anchor by the larger top-class probability
-of teacher and student: the anchors that can become detections), `ema:D:S` (the default stage with batches from seed S, ending on the moving average of its
+of teacher and student: the anchors that can become detections), `scale:LR:S` (the default stage with batches from seed S and Adam's step LR for the
+weights' scales and zero points), `blocks:W:S` (the default stage with batches from seed S, plus W times
+the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches from seed S, ending on the moving average of its
 parameters, decay D per step), or `grid:R` (the default stage with Adam's step of
 each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as JSON: the loss over the training photos before and after, the QAT wall time and
 Δ mAP50-95 (points) of the torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
@@ -60,6 +62,25 @@ def averaged_adam(Adam, decay, steps):
             return out
     return AveragedAdam
 
+def block_distillation_objective(qat, weight):
+    "A `qat.distillation_objective` replacement: the head's distillation loss plus `weight` times the mean relative MSE of every block's output before the head."
+    import torch
+    def objective(model):
+        def outputs(m, x):
+            blocks, got = list(m.model)[:-1], []
+            hooks = [b.register_forward_hook(lambda mod, i, o: got.append(o)) for b in blocks]
+            try: out = qat.head_outputs(m, x)
+            finally:
+                for h in hooks: h.remove()
+            return out, [g for g in got if torch.is_tensor(g)]
+        def loss(qmodel, x, labels=None):
+            with torch.no_grad(): t, tb = outputs(model, x)
+            s, sb = outputs(qmodel, x)
+            blocks = sum(qat.relative_mse(a, b) for a, b in zip(sb, tb)) / max(len(tb), 1)
+            return qat.distillation_loss(s, t)[0] + weight * blocks
+        return loss
+    return objective
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="real"); ap.add_argument("--data-root", default="real")
@@ -88,9 +109,14 @@ def main(argv=None):
     print(json.dumps(dict(fp32=round(fp, 4), ptq_delta_points=round(100 * (mAP(ptq) - fp), 2), training_photos=len(x),
                           boxes=sum(len(l) for l in labels), torch_threads=torch.get_num_threads())), flush=True)
     labels_objective, distillation_loss, qat_parameters, Adam = qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam
+    distillation_objective = qat.distillation_objective
     for v in a.variants:
         kind, lr, *w = v.split(":")
         q, train = copy.deepcopy(ptq), dict(lr=float(lr), loss="distill" if kind in ("distill", "confident") else "labels")
+        if kind == "scale":  # the default stage, batches from seed w[0], Adam's step lr for the weights' scales and zero points
+            train = dict(loss="distill", scale_lr=float(lr), seed=int(w[0]) if w else 0)
+        if kind == "blocks":  # the default stage, batches from seed w[0], every block's output distilled too (weight lr)
+            train = dict(loss="distill", seed=int(w[0]) if w else 0); qat.distillation_objective = block_distillation_objective(qat, float(lr))
         if kind in ("seed", "grid", "ema"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
         if kind == "ema":  # the default stage, batches from seed w[0], ending on the moving average of its parameters (decay lr)
             train["seed"] = int(w[0]) if w else 0; torch.optim.Adam = averaged_adam(Adam, float(lr), a.steps)
@@ -104,7 +130,7 @@ def main(argv=None):
             qat.labels_objective = mixed
         t = time.perf_counter()
         try: r = qat.train_qat_(q, prep.model, x, a.steps, show_progress=False, labels=labels, **train)
-        finally: qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam = labels_objective, distillation_loss, qat_parameters, Adam
+        finally: qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam, qat.distillation_objective = labels_objective, distillation_loss, qat_parameters, Adam, distillation_objective
         print(json.dumps(dict(variant=v, steps=a.steps, loss=[r["loss_before"], r["loss_after"]], qat_s=round(time.perf_counter() - t, 1),
                               delta_points=round(100 * (mAP(q) - fp), 2))), flush=True)
 
