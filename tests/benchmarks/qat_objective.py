@@ -7,15 +7,16 @@ or both, at several learning rates, on one PTQ model, the torch model scored.
 The PTQ model is the project's pure 4-bit W4A16 (`--keep-8bit-budget 0`), calibrated on the run's calibration photos
 (the data root's train split when it has one); each variant trains a copy of it for `--steps` steps of
 `qat.train_qat_` on those photos with their annotations (`coco.calibration_labels`). A variant is `OBJECTIVE:LR`
-(`distill` or `labels`, Adam's step for weights and biases), `mix:LR:W` (the distillation loss plus W times the
-labels loss), `seed:S` (the default stage with batch draws from seed S), `confident:LR` (the distillation loss with the
-class outputs compared as probabilities and the box outputs weighted per anchor by the larger top-class probability
-of teacher and student: the anchors that can become detections), `scale:LR:S` (the default stage with batches from seed S and Adam's step LR for the
-weights' scales and zero points), `blocks:W:S` (the default stage with batches from seed S, plus W times
-the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches from seed S, ending on the moving average of its
-parameters, decay D per step), or `grid:R` (the default stage with Adam's step of
-each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as JSON: the loss over the training photos before and after, the QAT wall time and
-Δ mAP50-95 (points) of the torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
+(`distill` or `labels`, Adam's step for weights and biases), `mix:LR:W` (the distillation loss plus W times the labels
+loss), `seed:S` (the default stage with batch draws from seed S), `confident:LR` (the distillation loss with the class
+outputs compared as probabilities and the box outputs weighted per anchor by the larger top-class probability of
+teacher and student: the anchors that can become detections), `scale:LR:S` (the default stage with batches from seed S
+and Adam's step LR for the weights' scales and zero points), `blocks:W:S` (the default stage with batches from seed S,
+plus W times the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches
+from seed S, ending on the moving average of its parameters, decay D per step), or `grid:R` (the default stage with
+Adam's step of each conv's weights R times that conv's mean grid step instead of one step for all). Printed per
+variant, as JSON: the loss over the training photos before and after, the QAT wall time and Δ mAP50-95 (points) of the
+torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
 """
 import argparse, copy, json, os, time
 
