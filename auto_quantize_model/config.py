@@ -96,7 +96,7 @@ def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
 NUMBER_RANGES = dict(  # every numeric `PTQConfig` option: (lowest, highest, type)
     weight_bits=(2, 8, int), group_size=(0, 4096, int), calib_images=(0, 100_000, int), adaround_iters=(1, 100_000, int),
     keep_8bit_count=(0, 100_000, int), keep_8bit_share=(0.0, 1.0, float), target_sqnr_db=(-100.0, 200.0, float),
-    probe_images=(1, 100_000, int), act_calib_images=(1, 100_000, int), act_rank_images=(0, 100_000, int), qat_steps=(1, 1_000_000, int),
+    probe_images=(1, 100_000, int), act_calib_images=(1, 100_000, int), act_rank_images=(0, 100_000, int), act_float=(0, 100_000, int), qat_steps=(1, 1_000_000, int),
     act_range_margin=(1.0, 16.0, float))
 
 def _check_group_size(c):
@@ -135,6 +135,7 @@ class PTQConfig:
     act_calib_images:int = 16 # A8 modes: the first N calibration images set the conv input ranges (asym-mse's MSE search takes about 30 s per image for yolov10m at 640 on 2 CPU cores; 64 images instead of 16 gained no mAP on the demo)
     act_range_margin:float = 1.25 # A8 modes: the upper end of every calibrated activation range times this (lower ends and sigmoids stay), for photos that drive the network further than the calibration photos did; 1: as calibrated
     act_rank_images:int = 4 # A8 modes: calibration images on which each conv input quantizer is ranked by the output error it causes alone, for the report (0: no ranking; one forward pass per quantizer and image)
+    act_float:int = 0 # A8 modes: leave float the N activation quantizers that cost the head's outputs most (ranked on act_rank_images images), e.g. 4; their convs leave the int8 kernels (0: none)
     quantize_dfl:bool = False # quantize the DFL conv too (only to reproduce the published collapse)
     qat:bool = False # after PTQ, train the quantized model with its quantizers in the loop (straight-through rounding, learned weight scales) to reproduce the float model on the calibration images: distillation, no labels needed
     qat_steps:int = None # optimizer steps of `--qat` (default 300, 8 images each)
@@ -151,6 +152,7 @@ class PTQConfig:
             if v is not None: setattr(self, name, check_range(v, lo, hi, "--" + name.replace("_", "-"), kind))
         if self.keep_8bit_budget not in (None, "auto"): parse_budget(self.keep_8bit_budget)
         _check_group_size(self)
+        if self.act_float and not self.act_rank_images: raise AqmError("--act-float leaves the costliest ranked quantizers float: --act-rank-images must be above 0")
         if self.qat_steps is not None and not self.qat: raise AqmError("--qat-steps sets the steps of --qat: give --qat too")
         if self.qat_loss != "distill" and not self.qat: raise AqmError("--qat-loss sets what --qat minimises: give --qat too")
         if self.qat and (self.group_size or self.scales != "channel"):

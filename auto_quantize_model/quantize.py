@@ -13,7 +13,7 @@ from .integer import to_integer_a8_
 from .grid import rounding_mismatches
 from .gptq import gptq_key, gptq_model, gptq_
 from .rounding import adaround_model
-from .sensitivity import activation_sensitivity, layer_sensitivity, mixed_precision_plan, output_sqnr_db, quantization_recovery
+from .sensitivity import activation_sensitivity, layer_sensitivity, leave_float_, mixed_precision_plan, output_sqnr_db, quantization_recovery
 
 # %% auto #0
 __all__ = ['resolve_algorithm', 'recovery_ranking', 'quantize_model_ptq']
@@ -101,6 +101,7 @@ def quantize_model_ptq(model:nn.Module, # fused float model
     if config.act_bits and config.act_rank_images and calib is not None:
         info["activations"] = activation_sensitivity(qmodel, calib[:config.act_rank_images], batch, show_progress)
         info["activations_images"] = len(calib[:config.act_rank_images]); lap("activation_ranking")
+        if config.act_float: info["act_float"] = leave_float_(qmodel, [r["name"] for r in info["activations"][:config.act_float]])
     qmodel.aqm_ptq_config = dataclasses.asdict(config)
     table = quantized_layers_table(model, qmodel, plan, config)
     if calib is not None:

@@ -245,6 +245,7 @@ def ptq_summary(ex:dict) -> str:
     b = p.get("keep_8bit_budget") or {}
     if b.get("used"): bits += f"; 8-bit budget {budget_said(b['used'])}" + (" (the default, --keep-8bit-budget auto)" if b.get("asked") == "auto" else "")
     if b.get("stored_ratio"): bits += f", stored {b['stored_ratio']:.3f}x pure 4-bit"
+    if p.get("act_float"): bits += f"; {len(p['act_float'])} activation quantizers left float (--act-float): {', '.join(p['act_float'][:2])}" + (" ..." if len(p["act_float"]) > 2 else "")
     q = p.get("qat")
     if q: bits += (f"; then QAT ({q['steps']} steps on the calibration images, {q['wall_s']:.0f} s): "
                    f"{'detection loss on their labels' if q.get('objective') == 'labels' else 'distillation loss'} "

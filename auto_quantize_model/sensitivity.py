@@ -13,7 +13,7 @@ from .grid import fake_quant, fake_quant_asym, weight_scales
 
 # %% auto #0
 __all__ = ['head_branch_outputs', 'sqnr_against', 'output_sqnr_db', 'layer_sensitivity', 'mixed_precision_plan',
-           'quantization_recovery', 'activation_quantizers', 'quantizers_off', 'activation_sensitivity']
+           'quantization_recovery', 'activation_quantizers', 'quantizers_off', 'activation_sensitivity', 'leave_float_']
 
 # %% ../nbs/13_sensitivity.ipynb #b44cac97
 def head_branch_outputs(model:nn.Module, # Ultralytics detection model (float or quantized)
@@ -147,3 +147,11 @@ def activation_sensitivity(qmodel:nn.Module, # a calibrated A8 model (`quantize_
             try: rows.append(dict(name=n, output_sqnr_db=round(sqnr_against(ref, qmodel, calib, batch), 3)))
             finally: p.disable_quant = True
     return sorted(rows, key=lambda r: r["output_sqnr_db"])
+
+def leave_float_(qmodel:nn.Module, # a calibrated A8 model
+                 names:list, # activation quantizers by module name, as `activation_sensitivity` names them
+                ) -> list:
+    "Turn off the activation quantizers of `names` in place (their tensors stay float); the names."
+    quants = dict(activation_quantizers(qmodel))
+    for n in names: quants[n].disable_quant = True
+    return list(names)

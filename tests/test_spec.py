@@ -9,7 +9,7 @@ from auto_quantize_model.rundir import RunDir
 from auto_quantize_model.spec import CHOICES, RunSpec, option_fields
 
 TEMPLATE = Path(__file__).resolve().parents[1]/"reports"/"aqm_report.ipynb"
-SPECIAL = dict(imgsz=96, opset=17, providers="cpu", max_images=7, weights_sha256="ab" * 32, calib_images=5, probe_images=3, act_rank_images=2, act_calib_images=3,
+SPECIAL = dict(imgsz=96, opset=17, providers="cpu", max_images=7, weights_sha256="ab" * 32, calib_images=5, probe_images=3, act_rank_images=2, act_float=2, act_calib_images=3,
                keep_8bit_share=0.25, target_sqnr_db=21.5, keep_8bit_count=2, adaround_iters=7, group_size=64,
                keep_8bit_budget="150kB", ray="10.0.0.5:6379", ray_workers=3, bootstrap=7, run_id="my-run.2", qat_steps=40, act_range_margin=1.5)
 WITH = dict(ray_workers=dict(ray="local"), qat_steps=dict(qat=True), qat_loss=dict(qat=True), ov_precision=dict(runtime="openvino"))  # options that need another one given with them

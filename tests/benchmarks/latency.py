@@ -62,6 +62,7 @@ def main(argv=None):
     ap.add_argument("--group-size", type=int, default=32, help="group size of the group-wise artifact (0: none)")
     ap.add_argument("--a8", action="store_true", help="also W8A8 and W4A8 artifacts, and the kernels each session runs")
     ap.add_argument("--a8-calib", type=int, default=4, help="random images that calibrate the A8 input quantizers")
+    ap.add_argument("--act-float", type=int, default=0, help="also the W8A8 integer graph with its N costliest activation quantizers left float (--act-float, ranked on the --a8-calib images)")
     ap.add_argument("--openvino", action="store_true", help="also time the artifacts on OpenVINO's CPU plugin (the optional extra)")
     ap.add_argument("--ov-precisions", nargs="+", default=["f32", "default"], help="OpenVINO precisions to time (--openvino)")
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
@@ -104,6 +105,12 @@ def main(argv=None):
                 pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}-{graph}.onnx", a.imgsz)
                 a8 += [(f"{mode}_{graph}_default_session", pa, False)]
                 if graph == "conv-inputs": a8 += [(f"{mode}_{graph}_project_session", pa, True)]
+        if a.act_float:  # ranked as a run ranks them: on random weights and images, other quantizers than a trained model's
+            with sw("quantize_w8a8_integer_act_float"):
+                qf, _, fi = quantize_model_ptq(model, ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, act_rank_images=a.a8_calib,
+                                                                          act_float=a.act_float, act_quant="asym", keep_8bit_budget="0"), xc, show_progress=False)
+            print(f"--act-float {a.act_float} left float: {', '.join(fi['act_float'])}")
+            a8 += [(f"w8a8_integer_act_float{a.act_float}_default_session", export_brevitas_qcdq_onnx(qf, d/"w8a8-integer-act-float.onnx", a.imgsz), False)]
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]
