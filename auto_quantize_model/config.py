@@ -83,9 +83,11 @@ def budget_share(budget:str, # as `parse_budget` reads it
                 ) -> float:
     "The share of `n_weights` that `budget` allows at 8 bits (each weight moved from 4 to 8 bits costs half a byte)."
     kind, v = parse_budget(budget)
-    if kind == "size" and stored_bytes is None: raise AqmError(f"--keep-8bit-budget {budget}: the pure plan's stored bytes are needed")
-    extra = v * stored_bytes if kind == "size" else v
-    return v if kind == "share" else min(1.0, extra * 2 / max(int(n_weights), 1))
+    if kind == "share": return v
+    if kind == "size":
+        if stored_bytes is None: raise AqmError(f"--keep-8bit-budget {budget}: the pure plan's stored bytes are needed")
+        v *= stored_bytes  # the extra bytes it allows
+    return min(1.0, v * 2 / max(int(n_weights), 1))
 
 def auto_weight_quant(act_bits, # the mode's activation bits (None: float)
                       weight_bits:int, # the mode's weight bits
