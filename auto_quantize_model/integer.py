@@ -8,13 +8,14 @@ import collections
 import numpy as np
 import torch, torch.nn as nn
 from .ptq import brevitas_act_quant, calibrate_activations_
+from .sensitivity import activation_quantizers
 
 # %% auto #0
 __all__ = ['CONV_ACT_BLOCKS', 'DATA_MOVEMENT', 'act_quantizer', 'QuantSiLU', 'ConvOutputQuant', 'quantized_conv',
            'add_output_quantizers_', 'quantizer_grid', 'on_grid', 'producer_quantizers', 'concat_groups',
            'share_concat_scales_', 'disable_input_quant_', 'drop_requantized_inputs_', 'to_integer_a8_',
-           'repeat_qdq_after_data_movement', 'weights_to_int8', 'drop_unused_constants', 'rewrite_onnx_file',
-           'integer_qdq_pass', 'int8_weights_pass']
+           'integer_convs', 'leave_float_sparing_convs_', 'repeat_qdq_after_data_movement', 'weights_to_int8',
+           'drop_unused_constants', 'rewrite_onnx_file', 'integer_qdq_pass', 'int8_weights_pass']
 
 # %% ../nbs/14_integer.ipynb #a46cbc21
 def act_quantizer(act_quant:str="asym-mse", # one of `ACT_QUANTS` (`--act-quant`)
@@ -175,6 +176,44 @@ def to_integer_a8_(qmodel:nn.Module, # an A8 Brevitas model, its input quantizer
     return dict(output_quantizers=len(added), shared_concat_groups=len(groups),
                 conv_inputs_dropped=sum(p is not None for p in dropped.values()),
                 conv_inputs_kept=sorted(n for n, p in dropped.items() if p is None))
+
+# %% ../nbs/14_integer.ipynb #9a93dc1b
+def integer_convs(qmodel:nn.Module, # an integer A8 model (`to_integer_a8_`)
+                  x:torch.Tensor, # one input batch
+                 ) -> list:
+    "Names of the quantized convs that run as `QLinearConv`: output quantized where made, input quantized or on an enabled producer's grid."
+    grids = [quantizer_grid(q) for q in producer_quantizers(qmodel).values() if q.act_quant.is_quant_enabled]
+    convs = {f"{n}.conv": m.conv for n, m in qmodel.named_modules()
+             if isinstance(getattr(m, "act", None), ConvOutputQuant) and m.act.out_quant.act_quant.is_quant_enabled}
+    found = set()
+    def check(name):
+        def hook(mod, args):
+            if mod.input_quant.is_quant_enabled or any(on_grid(args[0], g) for g in grids): found.add(name)
+        return hook
+    hooks = [m.register_forward_pre_hook(check(n)) for n, m in convs.items()]
+    try:
+        with torch.no_grad(): qmodel(x)
+    finally:
+        for h in hooks: h.remove()
+    return sorted(found)
+
+def leave_float_sparing_convs_(qmodel:nn.Module, # an integer A8 model
+                               ranked:list, # activation quantizer names, the costliest first (`activation_sensitivity`)
+                               n:int, # how many to leave float
+                               x:torch.Tensor, # one input batch
+                               max_convs_lost:int|None=None, # most convs all of them may take out of the int8 kernels (default 2n)
+                              ) -> list:
+    "Leave float, in place, the first `n` of `ranked` whose float tensors together cost at most `max_convs_lost` integer convs; their names."
+    quants, chosen, budget = dict(activation_quantizers(qmodel)), [], 2 * n if max_convs_lost is None else max_convs_lost
+    start = now = set(integer_convs(qmodel, x))
+    for name in ranked:
+        if len(chosen) == n: break
+        quants[name].disable_quant = True
+        after = set(integer_convs(qmodel, x))
+        if len(start - after) <= budget: chosen.append(name); now = after
+        else: quants[name].disable_quant = False
+    return chosen
+
 
 # %% ../nbs/14_integer.ipynb #997cbe7b
 DATA_MOVEMENT = ("MaxPool", "Resize", "Slice", "Split", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten")

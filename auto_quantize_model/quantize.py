@@ -9,7 +9,7 @@ import torch, torch.nn as nn
 from .core import AqmError
 from .config import PTQConfig, needs_calibration, resolve_budget
 from .ptq import bias_correction_, calibrate_activations_, widen_activation_ranges_, mark_image_input_quantizers_, conv_bit_plan, keep_8bit_weight_share, planned_stored_bytes, quantize_model_brevitas_ptq, quantized_layers_table
-from .integer import to_integer_a8_
+from .integer import leave_float_sparing_convs_, to_integer_a8_
 from .grid import rounding_mismatches
 from .gptq import gptq_key, gptq_model, gptq_
 from .rounding import adaround_model
@@ -97,11 +97,14 @@ def quantize_model_ptq(model:nn.Module, # fused float model
             mark_image_input_quantizers_(qmodel, x[:1])
             info["act_ranges_widened"] = widen_activation_ranges_(qmodel, config.act_range_margin)
         lap("activation_calibration"); info["activation_calibration_images"] = len(x)
-    if bias_correction and (not baked or config.act_bits): bias_correction_(qmodel, calib, batch); lap("bias_correction")
-    if config.act_bits and config.act_rank_images and calib is not None:
+    if config.act_bits and config.act_rank_images and calib is not None:  # before bias correction: it corrects what is left quantized
         info["activations"] = activation_sensitivity(qmodel, calib[:config.act_rank_images], batch, show_progress)
         info["activations_images"] = len(calib[:config.act_rank_images]); lap("activation_ranking")
-        if config.act_float: info["act_float"] = leave_float_(qmodel, [r["name"] for r in info["activations"][:config.act_float]])
+        if config.act_float:
+            ranked = [r["name"] for r in info["activations"]]
+            info["act_float"] = (leave_float_sparing_convs_(qmodel, ranked, config.act_float, calib[:1]) if config.a8_graph == "integer"
+                                 else leave_float_(qmodel, ranked[:config.act_float]))
+    if bias_correction and (not baked or config.act_bits): bias_correction_(qmodel, calib, batch); lap("bias_correction")
     qmodel.aqm_ptq_config = dataclasses.asdict(config)
     table = quantized_layers_table(model, qmodel, plan, config)
     if calib is not None:

@@ -14,7 +14,7 @@ def run_all(tmp_path_factory, real_coco):
     "`aqm run --mode all --fp16 --int4` at the model's 256 px: calibrated on the bundled train2017 photos, every val2017 photo evaluated, umask 027."
     root = tmp_path_factory.mktemp("runs")
     p = aqm("run", "--weights", "real", "--data-root", "real", "--calib-data-root", "real", "--mode", "all", "--fp16", "--int4",
-            "--max-images", 100_000, "--calib-images", 16, "--act-calib-images", 4, "--act-rank-images", 0, "--bootstrap", 20, "--providers", "cpu", "--run-root", root,
+            "--max-images", 100_000, "--calib-images", 16, "--act-calib-images", 4, "--act-rank-images", 0, "--act-float", 0, "--bootstrap", 20, "--providers", "cpu", "--run-root", root,
             "--run-id", "all", preexec_fn=umask_027)
     return root/"all", p
 

@@ -79,7 +79,7 @@ def test_ptq_group_wise_scales_and_the_8bit_preset(tmp_path):
 def test_ptq_then_eval_of_its_float_baseline_on_calibration_ids(real_coco, tmp_path, mode):
     val = ("--images", real_coco/"val2017", "--annotations", real_coco/"annotations/instances_val2017.json")
     p = aqm("ptq", "--weights", "real", "--mode", mode, *val, "--calib-images", 4, "--imgsz", 64, "--algorithm", "rtn",
-            "--act-rank-images", 0, "--keep-8bit-budget", 0, "--act-quant", "asym",
+            "--act-rank-images", 0, "--act-float", 0, "--keep-8bit-budget", 0, "--act-quant", "asym",
             "--providers", "cpu", "--run-root", tmp_path, "--run-id", "p")
     assert p.returncode == 0 and "time: quantize" in p.stdout, p.stderr[-2000:]
     # the float graph was never calibrated: its calibration ids are fair evaluation ids

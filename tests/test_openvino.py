@@ -90,7 +90,7 @@ def test_conv_input_a8_graph_runs_its_convs_in_int8(tmp_path):
     from auto_quantize_model.quantize import quantize_model_ptq
     from auto_quantize_model.spec import resolve_weights
     model = load_yolov10_detection_model(resolve_weights("real"))
-    config = ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, a8_graph="conv-inputs", act_rank_images=0)
+    config = ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, a8_graph="conv-inputs", act_rank_images=0, act_float=0)
     q, table, _ = quantize_model_ptq(model, config, torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(0)), show_progress=False)
     _, info = create_ov_session(export_brevitas_qcdq_onnx(q, tmp_path/"w8a8-conv-inputs.onnx", 256), "f32", threads=1)
     quantized = sum(1 for r in table if r["quantized"])

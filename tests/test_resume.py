@@ -7,7 +7,7 @@ from conftest import aqm, aqm_popen, assert_one_line_error
 
 # Cheap quantization (round to nearest, percentile ranges, no ranking or budget): the test is about what a resume redoes.
 ARGS = ("run", "--weights", "demo", "--data-root", "demo", "--mode", "all", "--imgsz", 96, "--max-images", 96,
-        "--calib-images", 8, "--algorithm", "rtn", "--act-quant", "asym", "--act-calib-images", 4, "--act-rank-images", 0,
+        "--calib-images", 8, "--algorithm", "rtn", "--act-quant", "asym", "--act-calib-images", 4, "--act-rank-images", 0, "--act-float", 0,
         "--keep-8bit-budget", 0, "--bootstrap", 5, "--providers", "cpu")
 METRIC_KEYS = ("mAP_50_95", "mAP_50", "stats", "per_class_AP", "images", "ground_truth_boxes", "detections")
 

@@ -37,7 +37,7 @@ def artifacts(weights:str, imgsz:int, out:Path) -> dict:
     fp = export_fp32_onnx(model, out/"fp32.onnx", imgsz)
     w4 = export_brevitas_qcdq_onnx(quantize_model_ptq(model, ptq_config_for_mode("w4a16", algorithm="rtn"), show_progress=False)[0],
                                    out/"w4a16.onnx", imgsz)
-    q8 = quantize_model_ptq(model, ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, act_rank_images=0, act_quant="asym"),
+    q8 = quantize_model_ptq(model, ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, act_rank_images=0, act_float=0, act_quant="asym"),
                             xc, show_progress=False)[0]
     return dict(fp32=(fp, True), w4a16=(w4, True), w4a16_fp16=(qdq_to_fp16(w4, out/"w4a16-fp16.onnx"), True),
                 w8a8_integer=(export_brevitas_qcdq_onnx(q8, out/"w8a8.onnx", imgsz), False))

@@ -3,14 +3,16 @@ session and with the project's session (weight DequantizeLinear folded at load t
 the FP16 variant (project session), and the group-wise W4A16 QCDQ (`--group-size`, the project's own weight chain), all
 interleaved in one process. `--a8` adds W8A8 and W4A8 in both A8 graph forms (`--a8-graph integer`, the default, in ONNX Runtime's default session,
 which fuses it into integer kernels; `conv-inputs` in both sessions), round to nearest, ranges calibrated on `--a8-calib`
-random images (latency depends on the graph, not on the values), every conv at the mode's bits (`--keep-8bit-budget 0`), and prints the kernels ONNX Runtime's optimised graph
+random images (latency depends on the graph, not on the values), every conv at the mode's bits (`--keep-8bit-budget 0`), the
+integer graphs with the project's `--act-float` quantizers left float (ranked on those images, one forward pass per
+quantizer and image: the slow step on yolov10m) and, when that is above 0, with none left float, and prints the kernels ONNX Runtime's optimised graph
 runs for each artifact (QLinearConv = int8 conv; Conv/FusedConv = float conv) and how many quantized convs run as
 QLinearConv. `--openvino` times the same artifacts on OpenVINO's CPU plugin too (the optional extra), in float32 and
 in its default precision (bf16 on CPUs with bf16 instructions), all interleaved in one run, each ratio against the FP32
 graph on the same runtime and precision, and prints the precision each conv runs in (OpenVINO's runtime model).
 
     .venv/bin/python tests/benchmarks/latency.py [--weights yolov10m.yaml] [--imgsz 640] [--batches 1 8] [--runs 20]
-        [--group-size 32] [--a8] [--a8-calib 4] [--openvino] [--providers cpu]
+        [--group-size 32] [--a8] [--a8-calib 4] [--act-float N] [--openvino] [--providers cpu]
 
 A model yaml gets He-normal random weights (`load.spread_random_weights_`): with Ultralytics' initialisation, fused,
 activations shrink to about 1e-7 by the neck, where the A8 ranges collapse and branches fall on each other's grids by
@@ -52,6 +54,7 @@ def openvino_rows(artifacts:list, precisions:list, batches:list, imgsz:int, warm
     return rows, kernels
 
 def main(argv=None):
+    from auto_quantize_model.config import PTQConfig
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="yolov10m.yaml")
     ap.add_argument("--imgsz", type=int, default=640)
@@ -62,7 +65,7 @@ def main(argv=None):
     ap.add_argument("--group-size", type=int, default=32, help="group size of the group-wise artifact (0: none)")
     ap.add_argument("--a8", action="store_true", help="also W8A8 and W4A8 artifacts, and the kernels each session runs")
     ap.add_argument("--a8-calib", type=int, default=4, help="random images that calibrate the A8 input quantizers")
-    ap.add_argument("--act-float", type=int, default=0, help="also the W8A8 integer graph with its N costliest activation quantizers left float (--act-float, ranked on the --a8-calib images)")
+    ap.add_argument("--act-float", type=int, default=PTQConfig.act_float, help="the integer A8 graphs leave their N costliest activation quantizers float (--act-float, ranked on the --a8-calib images; default: the project's); above 0 the same graphs with none float are timed too")
     ap.add_argument("--openvino", action="store_true", help="also time the artifacts on OpenVINO's CPU plugin (the optional extra)")
     ap.add_argument("--ov-precisions", nargs="+", default=["f32", "default"], help="OpenVINO precisions to time (--openvino)")
     ap.add_argument("--out", default="tmp/benchmarks/latency.json")
@@ -70,7 +73,6 @@ def main(argv=None):
     from auto_quantize_model.core import Stopwatch, write_json, package_versions
     from auto_quantize_model.spec import resolve_weights
     from auto_quantize_model.ptq import quantize_model_brevitas_ptq
-    from auto_quantize_model.config import PTQConfig
     from auto_quantize_model.export import export_fp32_onnx, export_brevitas_qcdq_onnx, qcdq_to_int4_qdq, qdq_to_fp16
     from auto_quantize_model.ort import create_ort_session, interleaved_latency_ms, smoke_check
     sw = Stopwatch()
@@ -97,20 +99,18 @@ def main(argv=None):
         from auto_quantize_model.quantize import quantize_model_ptq
         from auto_quantize_model.config import ptq_config_for_mode
         xc = torch.rand(a.a8_calib, 3, a.imgsz, a.imgsz, generator=torch.Generator().manual_seed(0))
+        # the default A8 graph with its `--act-float` quantizers left float (ranked as a run ranks them: on random weights
+        # and images, so other quantizers than a trained model's), and the graph that quantizes conv inputs only
+        variants = [("integer", a.act_float, ""), ("conv-inputs", 0, "")] + ([("integer", 0, "_act_float0")] if a.act_float else [])
         for mode in ("w8a8", "w4a8"):
-            for graph in ("integer", "conv-inputs"):  # the default A8 graph, and the one that quantizes conv inputs only
-                with sw(f"quantize_{mode}_{graph}"):  # `asym` ranges: the fast estimator (latency does not depend on the values)
-                    qa = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=0,
-                                                                       act_quant="asym", a8_graph=graph, keep_8bit_budget="0"), xc, show_progress=False)[0]
-                pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}-{graph}.onnx", a.imgsz)
-                a8 += [(f"{mode}_{graph}_default_session", pa, False)]
+            for graph, n_float, tag in variants:
+                with sw(f"quantize_{mode}_{graph}{tag}"):  # `asym` ranges: the fast estimator (latency does not depend on the values)
+                    qa, _, qi = quantize_model_ptq(model, ptq_config_for_mode(mode, algorithm="rtn", bias_correction=False, act_rank_images=a.a8_calib if n_float else 0,
+                                                                              act_float=n_float, act_quant="asym", a8_graph=graph, keep_8bit_budget="0"), xc, show_progress=False)
+                if qi.get("act_float"): print(f"{mode}: --act-float {n_float} left float: {', '.join(qi['act_float'])}")
+                pa = export_brevitas_qcdq_onnx(qa, d/f"{mode}-{graph}{tag}.onnx", a.imgsz)
+                a8 += [(f"{mode}_{graph}{tag}_default_session", pa, False)]
                 if graph == "conv-inputs": a8 += [(f"{mode}_{graph}_project_session", pa, True)]
-        if a.act_float:  # ranked as a run ranks them: on random weights and images, other quantizers than a trained model's
-            with sw("quantize_w8a8_integer_act_float"):
-                qf, _, fi = quantize_model_ptq(model, ptq_config_for_mode("w8a8", algorithm="rtn", bias_correction=False, act_rank_images=a.a8_calib,
-                                                                          act_float=a.act_float, act_quant="asym", keep_8bit_budget="0"), xc, show_progress=False)
-            print(f"--act-float {a.act_float} left float: {', '.join(fi['act_float'])}")
-            a8 += [(f"w8a8_integer_act_float{a.act_float}_default_session", export_brevitas_qcdq_onnx(qf, d/"w8a8-integer-act-float.onnx", a.imgsz), False)]
     print(f"aqm ptq stages for {a.weights} (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sw.times.items())
           + f"; quantize+export+smoke {sw.total - sw.times['load']:.1f}")
     provs = [p for p in a.providers.split(",")]

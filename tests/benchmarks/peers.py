@@ -261,6 +261,10 @@ def row_aqm_w4a8(b, **opts):
     p, s, share = b.aqm_ptq("w4a8" + "".join(f"-{k}{v}" for k, v in opts.items()), "w4a8", **opts)
     return dict(onnx=p, quantize_s=s, share4=share, note=f"project mode w4a8, options {opts or 'default'} (conv inputs as in w8a8)")
 
+def row_aqm_w8a8(b, **opts):
+    p, s, share = b.aqm_ptq("w8a8" + "".join(f"-{k}{v}" for k, v in opts.items()), "w8a8", **opts)
+    return dict(onnx=p, quantize_s=s, share4=share, note=f"project mode w8a8, options {opts}")
+
 def row_aqm_head_float(b, mode):
     "The project's mode with the detection head's convs left float (`--skip model.N.*`): the scope the head-ignored peers keep float."
     from auto_quantize_model.run import load_checked_model
@@ -321,6 +325,7 @@ ROWS = {"aqm default": row_aqm_default, "aqm best pure 4-bit": row_aqm_best, "Br
 # --set a8: the project's int8-activation modes next to the A8 peers
 ROWS_A8 = {"aqm w8a8 default": row_aqm_default, "aqm w4a8 default": row_aqm_w4a8,
            "aqm w4a8 groups of 32": lambda b: row_aqm_w4a8(b, group_size=32),
+           "aqm w8a8, no quantizer left float (--act-float 0)": lambda b: row_aqm_w8a8(b, act_float=0),
            "aqm w8a8, head float (the peers' scope)": lambda b: row_aqm_head_float(b, "w8a8"),
            "NNCF INT8 (mixed preset)": lambda b: row_nncf(b, False),
            "NNCF INT8, head ignored (Ultralytics' OpenVINO scope)": lambda b: row_nncf(b, True),
