@@ -205,12 +205,11 @@ def leave_float_sparing_convs_(qmodel:nn.Module, # an integer A8 model
                               ) -> list:
     "Leave float, in place, the first `n` of `ranked` whose float tensors together cost at most `max_convs_lost` integer convs; their names."
     quants, chosen, budget = dict(activation_quantizers(qmodel)), [], 2 * n if max_convs_lost is None else max_convs_lost
-    start = now = set(integer_convs(qmodel, x))
+    start = set(integer_convs(qmodel, x))
     for name in ranked:
         if len(chosen) == n: break
         quants[name].disable_quant = True
-        after = set(integer_convs(qmodel, x))
-        if len(start - after) <= budget: chosen.append(name); now = after
+        if len(start - set(integer_convs(qmodel, x))) <= budget: chosen.append(name)
         else: quants[name].disable_quant = False
     return chosen
 
