@@ -13,9 +13,9 @@ from .sensitivity import activation_quantizers
 # %% auto #0
 __all__ = ['CONV_ACT_BLOCKS', 'DATA_MOVEMENT', 'act_quantizer', 'QuantSiLU', 'ConvOutputQuant', 'quantized_conv',
            'add_output_quantizers_', 'quantizer_grid', 'on_grid', 'producer_quantizers', 'concat_groups',
-           'share_concat_scales_', 'disable_input_quant_', 'drop_requantized_inputs_', 'to_integer_a8_',
-           'integer_convs', 'leave_float_sparing_convs_', 'repeat_qdq_after_data_movement', 'weights_to_int8',
-           'drop_unused_constants', 'rewrite_onnx_file', 'integer_qdq_pass', 'int8_weights_pass']
+           'share_concat_scales_', 'disable_input_quant_', 'input_grid_owners', 'drop_requantized_inputs_',
+           'to_integer_a8_', 'integer_convs', 'leave_float_sparing_convs_', 'repeat_qdq_after_data_movement',
+           'weights_to_int8', 'drop_unused_constants', 'rewrite_onnx_file', 'integer_qdq_pass', 'int8_weights_pass']
 
 # %% ../nbs/14_integer.ipynb #a46cbc21
 def act_quantizer(act_quant:str="asym-mse", # one of `ACT_QUANTS` (`--act-quant`)
@@ -143,21 +143,30 @@ def disable_input_quant_(conv:nn.Module):
     from brevitas.quant import NoneActQuant
     conv.input_quant = ActQuantProxyFromInjector(conv, NoneActQuant.let(passthrough_act=True, act_impl=None))
 
-def drop_requantized_inputs_(qmodel:nn.Module, # calibrated, after `add_output_quantizers_`
-                             x:torch.Tensor, # one input batch
-                            ) -> dict:
-    "Switch off each conv input quantizer whose input already lies on a producer's grid; conv → producer (None: kept)."
-    grids = {n: quantizer_grid(q) for n, q in producer_quantizers(qmodel).items()}
+def input_grid_owners(qmodel:nn.Module, # an A8 model
+                      x:torch.Tensor, # one input batch
+                      convs:dict, # name → conv whose input is checked
+                      grids:dict, # name → `quantizer_grid`
+                     ) -> dict:
+    "Conv name → the first of `grids` its input lies on in a forward pass of `x` (None: none, or the model's input itself)."
     found = {}
     def check(name):
         def hook(mod, args): found[name] = None if args[0] is x else next((p for p, g in grids.items() if on_grid(args[0], g)), None)
         return hook
-    convs = {n: m for n, m in qmodel.named_modules() if quantized_conv(m) and m.input_quant.is_quant_enabled}
     hooks = [m.register_forward_pre_hook(check(n)) for n, m in convs.items()]
     try:
         with torch.no_grad(): qmodel(x)
     finally:
         for h in hooks: h.remove()
+    return found
+
+def drop_requantized_inputs_(qmodel:nn.Module, # calibrated, after `add_output_quantizers_`
+                             x:torch.Tensor, # one input batch
+                            ) -> dict:
+    "Switch off each conv input quantizer whose input already lies on a producer's grid; conv → producer (None: kept)."
+    grids = {n: quantizer_grid(q) for n, q in producer_quantizers(qmodel).items()}
+    convs = {n: m for n, m in qmodel.named_modules() if quantized_conv(m) and m.input_quant.is_quant_enabled}
+    found = input_grid_owners(qmodel, x, convs, grids)
     for n, p in found.items():
         if p is not None: disable_input_quant_(convs[n])
     return found
@@ -182,20 +191,11 @@ def integer_convs(qmodel:nn.Module, # an integer A8 model (`to_integer_a8_`)
                   x:torch.Tensor, # one input batch
                  ) -> list:
     "Names of the quantized convs that run as `QLinearConv`: output quantized where made, input quantized or on an enabled producer's grid."
-    grids = [quantizer_grid(q) for q in producer_quantizers(qmodel).values() if q.act_quant.is_quant_enabled]
+    grids = {n: quantizer_grid(q) for n, q in producer_quantizers(qmodel).items() if q.act_quant.is_quant_enabled}
     convs = {f"{n}.conv": m.conv for n, m in qmodel.named_modules()
              if isinstance(getattr(m, "act", None), ConvOutputQuant) and m.act.out_quant.act_quant.is_quant_enabled}
-    found = set()
-    def check(name):
-        def hook(mod, args):
-            if mod.input_quant.is_quant_enabled or any(on_grid(args[0], g) for g in grids): found.add(name)
-        return hook
-    hooks = [m.register_forward_pre_hook(check(n)) for n, m in convs.items()]
-    try:
-        with torch.no_grad(): qmodel(x)
-    finally:
-        for h in hooks: h.remove()
-    return sorted(found)
+    owners = input_grid_owners(qmodel, x, convs, grids)
+    return sorted(n for n, c in convs.items() if c.input_quant.is_quant_enabled or owners.get(n) is not None)
 
 def leave_float_sparing_convs_(qmodel:nn.Module, # an integer A8 model
                                ranked:list, # activation quantizer names, the costliest first (`activation_sensitivity`)
