@@ -136,7 +136,7 @@ class PTQConfig:
     probe_images:int = 16 # calibration images used to measure: the mixed-precision ranking, the output SQNR
     act_calib_images:int = 16 # A8 modes: the first N calibration images set the conv input ranges (asym-mse's MSE search takes about 30 s per image for yolov10m at 640 on 2 CPU cores; 64 images instead of 16 gained no mAP on the demo)
     act_range_margin:float = 1.25 # A8 modes: the upper end of every calibrated activation range times this (lower ends and sigmoids stay), for photos that drive the network further than the calibration photos did; 1: as calibrated
-    act_rank_images:int = 4 # A8 modes: calibration images on which each activation quantizer is ranked by the output error it causes alone, for --act-float and the report (0: no ranking, with --act-float 0; one forward pass per quantizer and image)
+    act_rank_images:int = 4 # A8 modes: calibration images on which each activation quantizer is ranked by the output error it causes alone, for --act-float and the report (0: no ranking, with --act-float 0; per quantizer and image one pass through the layers from its own on)
     act_float:int = 4 # A8 modes: leave float the N activation quantizers that cost the head's outputs most (ranked on act_rank_images images), skipping any that would take more than 2N convs out of the int8 kernels in all (0: none)
     quantize_dfl:bool = False # quantize the DFL conv too (only to reproduce the published collapse)
     qat:bool = False # after PTQ, train the quantized model with its quantizers in the loop (straight-through rounding, learned weight scales) to reproduce the float model on the calibration images: distillation, no labels needed

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_sensitivity.ipynb #0afec671
 from __future__ import annotations
-import contextlib, math
+import contextlib, functools, math
 import torch, torch.nn as nn
 from .core import progress
 from .config import PTQConfig
@@ -12,8 +12,10 @@ from .load import detection_head
 from .grid import fake_quant, fake_quant_asym, weight_scales
 
 # %% auto #0
-__all__ = ['head_branch_outputs', 'sqnr_against', 'output_sqnr_db', 'layer_sensitivity', 'mixed_precision_plan',
-           'quantization_recovery', 'activation_quantizers', 'quantizers_off', 'activation_sensitivity', 'leave_float_']
+__all__ = ['head_branch_outputs', 'sqnr_against', 'output_sqnr_db', 'first_layers', 'first_layer_touched',
+           'layer_outputs_recorded', 'layers_replayed', 'params_swapped', 'head_noise_per_change', 'sqnr_db',
+           'layer_sensitivity', 'mixed_precision_plan', 'quantization_recovery', 'activation_quantizers',
+           'quantizers_off', 'quantizer_on', 'activation_sensitivity', 'leave_float_']
 
 # %% ../nbs/13_sensitivity.ipynb #b44cac97
 def head_branch_outputs(model:nn.Module, # Ultralytics detection model (float or quantized)
@@ -50,6 +52,78 @@ def output_sqnr_db(ref:nn.Module, # reference (float) model
     "SQNR (dB) of `model`'s head outputs against `ref`'s over `calib`."
     return sqnr_against([head_branch_outputs(ref, x) for x in calib.split(batch)], model, calib, batch)
 
+# %% ../nbs/13_sensitivity.ipynb #aebae412
+def first_layers(model:nn.Module) -> dict:
+    "`id(module)` → the first top-level layer (`model.K`) that holds it, over every path to it (0 for modules outside them)."
+    first = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        parts = name.split(".")
+        k = int(parts[1]) if len(parts) > 1 and parts[0] == "model" and parts[1].isdigit() else 0
+        first[id(m)] = min(k, first.get(id(m), k))
+    return first
+
+def first_layer_touched(first:dict, # from `first_layers`
+                        module:nn.Module) -> int:
+    "The first top-level layer that calls `module`: a change to its own parameters or flags moves no output before it."
+    return first.get(id(module), 0)
+
+@contextlib.contextmanager
+def layer_outputs_recorded(model:nn.Module):
+    "Within the block, each forward of `model` appends every top-level layer's output to the list yielded."
+    outs = []
+    hooks = [m.register_forward_hook(lambda m, a, r: outs.append(r)) for m in model.model]
+    try: yield outs
+    finally:
+        for h in hooks: h.remove()
+
+@contextlib.contextmanager
+def layers_replayed(model:nn.Module, # Ultralytics model
+                    outputs:list, # its top-level layers' outputs, from `layer_outputs_recorded`
+                    start:int, # the first layer that computes
+                   ):
+    "Within the block, `model`'s top-level layers before `start` return their recorded `outputs` instead of computing them."
+    layers = list(model.model)[:start]
+    saved = [m.__dict__.get("forward") for m in layers]
+    for m, out in zip(layers, outputs): m.forward = lambda *a, _out=out, **k: _out
+    try: yield model
+    finally:
+        for m, f in zip(layers, saved):
+            if f is None: del m.forward
+            else: m.forward = f
+
+@contextlib.contextmanager
+def params_swapped(module:nn.Module, **values):
+    "Within the block, `module`'s parameters named in `values` hold those tensors (None: left as it is)."
+    saved = {k: getattr(module, k).data for k, v in values.items() if v is not None}
+    for k in saved: getattr(module, k).data = values[k]
+    try: yield module
+    finally:
+        for k, v in saved.items(): getattr(module, k).data = v
+
+def head_noise_per_change(model:nn.Module, # Ultralytics model, measured as it is and under each change
+                          calib:torch.Tensor, # images
+                          changes:list, # `(start, apply)`: `apply()` a context manager changing `model` from top-level layer `start` on
+                          ref:list=None, # per batch: the reference's `head_branch_outputs`; None: `model` as it is
+                          batch:int=8, desc:str="changes", show_progress:bool=True,
+                         ) -> tuple:
+    "`(signal, noise, noises)`: the reference's head output energy, `model`'s squared error against it, and that error under each change."
+    sig, base, noise, outs = 0.0, 0.0, [0.0] * len(changes), None
+    xs = calib.split(batch)
+    for j, i in progress([(j, i) for j in range(len(xs)) for i in range(len(changes))], desc, show=show_progress):
+        if i == 0:
+            with layer_outputs_recorded(model) as outs: h = head_branch_outputs(model, xs[j])
+            r = h if ref is None else ref[j]
+            for a, b in zip(r, h): sig += a.pow(2).sum().item(); base += (a - b).pow(2).sum().item()
+        start, apply = changes[i]
+        with apply(), layers_replayed(model, outs, start):
+            for a, b in zip(r, head_branch_outputs(model, xs[j])): noise[i] += (a - b).pow(2).sum().item()
+    return sig, base, noise
+
+def sqnr_db(signal:float, noise:float) -> float:
+    "`10 log10(signal / noise)`; infinite without noise."
+    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
+
+
 # %% ../nbs/13_sensitivity.ipynb #5b073df1
 def layer_sensitivity(model:nn.Module, # fused float model
                       calib:torch.Tensor, # calibration images
@@ -58,19 +132,16 @@ def layer_sensitivity(model:nn.Module, # fused float model
                       batch:int=8, show_progress:bool=True,
                      ) -> list:
     "Rows `{name, bits, n_weights, output_sqnr_db}` for each planned conv, most sensitive (lowest SQNR) first."
-    mods, rows = dict(model.named_modules()), []
+    mods, first = dict(model.named_modules()), first_layers(model)
     wq = config.weight_quant if config.weight_quant in ("absmax", "mse") else "mse"
     asym = config.weight_quant == "asym" and config.scales == "channel"
+    def rounded(w, bits): return fake_quant_asym(w, bits) if asym else fake_quant(w, weight_scales(w, bits, config.scales, wq), bits)
     names = [n for n, b in plan.items() if b]
-    ref = [head_branch_outputs(model, x) for x in calib.split(batch)]
-    for n in progress(names, "sensitivity", show=show_progress):
-        w = mods[n].weight.data.clone()
-        try:
-            mods[n].weight.data = (fake_quant_asym(w, plan[n]) if asym else
-                                   fake_quant(w, weight_scales(w, plan[n], config.scales, wq), plan[n]))
-            sqnr = sqnr_against(ref, model, calib, batch)
-        finally: mods[n].weight.data = w
-        rows.append(dict(name=n, bits=plan[n], n_weights=w.numel(), output_sqnr_db=round(sqnr, 3)))
+    changes = [(first_layer_touched(first, mods[n]), functools.partial(params_swapped, mods[n], weight=rounded(mods[n].weight.data, plan[n])))
+               for n in names]
+    sig, _, noise = head_noise_per_change(model, calib, changes, None, batch, "sensitivity", show_progress)
+    rows = [dict(name=n, bits=plan[n], n_weights=mods[n].weight.numel(), output_sqnr_db=round(sqnr_db(sig, e), 3))
+            for n, e in zip(names, noise)]
     return sorted(rows, key=lambda r: r["output_sqnr_db"])
 
 def mixed_precision_plan(plan:dict, # conv name → bits or None
@@ -96,19 +167,14 @@ def quantization_recovery(model:nn.Module, # fused float model
                          ) -> list:
     "Rows `{name, bits, n_weights, recovered, recovered_per_mweight}` per planned conv, most recovered per weight first."
     ref = [head_branch_outputs(model, x) for x in calib.split(batch)]
-    def noise():
-        return sum((a - b).pow(2).sum().item() for x, r in zip(calib.split(batch), ref)
-                   for a, b in zip(r, head_branch_outputs(quantized, x)))
-    fm, qm, rows = dict(model.named_modules()), dict(quantized.named_modules()), []
-    total = noise()
-    for n in progress([n for n, b in plan.items() if b], "recovery", show=show_progress):
-        w, b = qm[n].weight.data, None if qm[n].bias is None else qm[n].bias.data
-        qm[n].weight.data = fm[n].weight.data
-        if b is not None: qm[n].bias.data = fm[n].bias.data
-        try: gone = (total - noise()) / max(total, 1e-30)
-        finally:
-            qm[n].weight.data = w
-            if b is not None: qm[n].bias.data = b
+    fm, qm, first, rows = dict(model.named_modules()), dict(quantized.named_modules()), first_layers(quantized), []
+    names = [n for n, b in plan.items() if b]
+    changes = [(first_layer_touched(first, qm[n]), functools.partial(params_swapped, qm[n], weight=fm[n].weight.data,
+                                                                     bias=None if qm[n].bias is None else fm[n].bias.data))
+               for n in names]
+    _, total, noise = head_noise_per_change(quantized, calib, changes, ref, batch, "recovery", show_progress)
+    for n, e in zip(names, noise):
+        w, gone = qm[n].weight, (total - e) / max(total, 1e-30)
         rows.append(dict(name=n, bits=plan[n], n_weights=w.numel(), recovered=round(gone, 6),
                          recovered_per_mweight=round(gone / w.numel() * 1e6, 6)))
     return sorted(rows, key=lambda r: -r["recovered_per_mweight"])
@@ -134,19 +200,24 @@ def quantizers_off(qmodel:nn.Module):
     finally:
         for p, s in zip(proxies, saved): p.disable_quant = s
 
+@contextlib.contextmanager
+def quantizer_on(proxy:nn.Module):
+    "Within the block, the activation quantizer `proxy` quantizes (off again after)."
+    proxy.disable_quant = False
+    try: yield proxy
+    finally: proxy.disable_quant = True
+
 def activation_sensitivity(qmodel:nn.Module, # a calibrated A8 model (`quantize_model_ptq`)
                            calib:torch.Tensor, # images
                            batch:int=8, show_progress:bool=True,
                           ) -> list:
     "Rows `{name, output_sqnr_db}` for each activation quantizer of `qmodel` alone, the least SQNR (most error) first."
-    quants, rows = activation_quantizers(qmodel), []
+    quants, first = activation_quantizers(qmodel), first_layers(qmodel)
     with torch.no_grad(), quantizers_off(qmodel):
-        ref = [head_branch_outputs(qmodel, x) for x in calib.split(batch)]
-        for n, p in progress(quants, "activation sensitivity", show=show_progress):
-            p.disable_quant = False
-            try: rows.append(dict(name=n, output_sqnr_db=round(sqnr_against(ref, qmodel, calib, batch), 3)))
-            finally: p.disable_quant = True
-    return sorted(rows, key=lambda r: r["output_sqnr_db"])
+        changes = [(first_layer_touched(first, p), functools.partial(quantizer_on, p)) for _, p in quants]
+        sig, _, noise = head_noise_per_change(qmodel, calib, changes, None, batch, "activation sensitivity", show_progress)
+    return sorted([dict(name=n, output_sqnr_db=round(sqnr_db(sig, e), 3)) for (n, _), e in zip(quants, noise)],
+                  key=lambda r: r["output_sqnr_db"])
 
 def leave_float_(qmodel:nn.Module, # a calibrated A8 model
                  names:list, # activation quantizers by module name, as `activation_sensitivity` names them
