@@ -12,10 +12,10 @@ from .load import detection_head
 from .grid import fake_quant, fake_quant_asym, weight_scales
 
 # %% auto #0
-__all__ = ['head_branch_outputs', 'sqnr_against', 'output_sqnr_db', 'first_layers', 'first_layer_touched',
-           'layer_outputs_recorded', 'layers_replayed', 'params_swapped', 'head_noise_per_change', 'sqnr_db',
-           'layer_sensitivity', 'mixed_precision_plan', 'quantization_recovery', 'activation_quantizers',
-           'quantizers_off', 'quantizer_on', 'activation_sensitivity', 'leave_float_']
+__all__ = ['head_branch_outputs', 'sqnr_db', 'sqnr_against', 'output_sqnr_db', 'first_layers', 'first_layer_touched',
+           'layer_outputs_recorded', 'layers_replayed', 'params_swapped', 'head_noise_per_change', 'layer_sensitivity',
+           'mixed_precision_plan', 'quantization_recovery', 'activation_quantizers', 'quantizers_off', 'quantizer_on',
+           'activation_sensitivity', 'leave_float_']
 
 # %% ../nbs/13_sensitivity.ipynb #b44cac97
 def head_branch_outputs(model:nn.Module, # Ultralytics detection model (float or quantized)
@@ -32,6 +32,10 @@ def head_branch_outputs(model:nn.Module, # Ultralytics detection model (float or
         for h in hs: h.remove()
     return out
 
+def sqnr_db(signal:float, noise:float) -> float:
+    "`10 log10(signal / noise)`; infinite without noise."
+    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
+
 def sqnr_against(ref_outputs:list, # per batch: `head_branch_outputs` of the reference model
                  model:nn.Module, # model compared to it
                  calib:torch.Tensor, # the same images
@@ -42,7 +46,7 @@ def sqnr_against(ref_outputs:list, # per batch: `head_branch_outputs` of the ref
     for x, ref in zip(calib.split(batch), ref_outputs):
         for a, b in zip(ref, head_branch_outputs(model, x)):
             sig += a.pow(2).sum().item(); noise += (a - b).pow(2).sum().item()
-    return math.inf if noise == 0 else 10 * math.log10(sig / noise)
+    return sqnr_db(sig, noise)
 
 def output_sqnr_db(ref:nn.Module, # reference (float) model
                    model:nn.Module, # model compared to it
@@ -118,11 +122,6 @@ def head_noise_per_change(model:nn.Module, # Ultralytics model, measured as it i
         with apply(), layers_replayed(model, outs, start):
             for a, b in zip(r, head_branch_outputs(model, xs[j])): noise[i] += (a - b).pow(2).sum().item()
     return sig, base, noise
-
-def sqnr_db(signal:float, noise:float) -> float:
-    "`10 log10(signal / noise)`; infinite without noise."
-    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
-
 
 # %% ../nbs/13_sensitivity.ipynb #5b073df1
 def layer_sensitivity(model:nn.Module, # fused float model
