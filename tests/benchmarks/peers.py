@@ -1,8 +1,8 @@
 """Peer benchmark (run by hand, not collected by pytest): the project's PTQ next to other tools, in one run.
 
     .venv/bin/python tests/benchmarks/peers.py [--set w4a16|a8] [--weights demo] [--data-root demo] [--max-images 100]
-        [--calib-images 64] [--iters 300] [--quark-python PATH] [--only NAME ...] [--skip NAME ...] [--out PREFIX]
-        [--resamples 400]
+        [--calib-images 64] [--calib-data-root ROOT] [--iters 300] [--quark-python PATH] [--only NAME ...]
+        [--skip NAME ...] [--out PREFIX] [--resamples 400]
 
 `--set w4a16` (default): 4-bit weights, float or 16-bit activations. `--set a8`: int8 activations (the project's W8A8
 and W4A8 next to NNCF's INT8 quantization and ONNX Runtime's `quantize_static` INT8 QDQ).
@@ -112,7 +112,7 @@ class Bench:
         from auto_quantize_model.rundir import RunDir
         self.a, self.root = a, root
         self.base_opts = dict(weights=a.weights, data_root=a.data_root, max_images=a.max_images, providers="cpu",
-                              calib_images=a.calib_images, run_root=str(root))
+                              calib_images=a.calib_images, run_root=str(root), calib_data_root=a.calib_data_root)
         self.mode, self.spec = mode, RunSpec.build(mode=mode, run_id="base", **self.base_opts)
         t = time.perf_counter()
         self.base = run_full(self.spec, log=lambda *x: None, show_progress=False)
@@ -388,6 +388,7 @@ def parse_args(argv):
     ap.add_argument("--set", default="w4a16", choices=("w4a16", "a8"), help="the 4-bit weight rows or the int8-activation rows")
     ap.add_argument("--weights", default="demo"); ap.add_argument("--data-root", default="demo")
     ap.add_argument("--max-images", type=int, default=100); ap.add_argument("--calib-images", type=int, default=64)
+    ap.add_argument("--calib-data-root", default=None, help="calibrate every row on this COCO root's images (default: the data root's train split, else its ids not evaluated)")
     ap.add_argument("--iters", type=int, default=300, help="learned-rounding steps per conv (project AdaRound, Brevitas, Quark)")
     ap.add_argument("--latency-runs", type=int, default=20)
     ap.add_argument("--resamples", type=int, default=400, help="bootstrap draws of each row's interval of Δ against the first row (0: none)")
@@ -420,7 +421,7 @@ def main(argv=None):
     reference = add_paired_intervals(b, rows, a.resamples)
     md = markdown(b, rows)
     out = dict(command=" ".join([sys.executable, *sys.argv]), env={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "PYTHONPATH")},
-               set=a.set, weights=a.weights, data_root=a.data_root, imgsz=b.imgsz,
+               set=a.set, weights=a.weights, data_root=a.data_root, calib_data_root=a.calib_data_root, imgsz=b.imgsz,
                evaluation_ids=len(b.ids), calibration_ids=len(b.calib_ids), fp32=dict(mAP_50_95=b.fp32["mAP_50_95"],
                mAP_50=b.fp32["mAP_50"], onnx_bytes=b.fp32_onnx.stat().st_size), baseline_run_dir=str(b.rd.path),
                best_pure_w4=BEST_PURE_W4, iters=a.iters, interval_reference=reference, rows=rows, versions=package_versions(("torch", "brevitas", "onnx",

@@ -13,7 +13,9 @@ outputs compared as probabilities and the box outputs weighted per anchor by the
 teacher and student: the anchors that can become detections), `scale:LR:S` (the default stage with batches from seed S
 and Adam's step LR for the weights' scales and zero points), `blocks:W:S` (the default stage with batches from seed S,
 plus W times the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches
-from seed S, ending on the moving average of its parameters, decay D per step), or `grid:R` (the default stage with
+from seed S, ending on the moving average of its parameters, decay D per step), `topk:K:S` (the default stage with batches from seed S, the box and class
+outputs compared only at each image's K anchors of highest float top-class score), `frozen:LR:S` (the default stage with batches from seed S and the
+weights frozen at their PTQ values: biases trained at the default step, scales and zero points at Adam's step LR), or `grid:R` (the default stage with
 Adam's step of each conv's weights R times that conv's mean grid step instead of one step for all). Printed per
 variant, as JSON: the loss over the training photos before and after, the QAT wall time and Δ mAP50-95 (points) of the
 torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
@@ -30,6 +32,18 @@ def confident_distillation_loss(student, teacher):
     w = torch.maximum(pt, ps.detach()).amax(1, keepdim=True)  # (B, 1, anchors)
     boxes = (w * (student["boxes"] - teacher["boxes"]).pow(2)).sum() / (w * teacher["boxes"].pow(2)).sum().clamp_min(1e-12)
     return feats + scores + boxes, dict(features=feats.item(), head=(scores + boxes).item())
+
+def topk_distillation_loss(k):
+    "`qat.distillation_loss` with the box and class outputs compared only at the `k` anchors of each image where the float model's top-class score is highest."
+    import torch
+    from auto_quantize_model.qat import relative_mse
+    def loss(student, teacher):
+        feats = sum(relative_mse(s, t) for s, t in zip(student["feats"], teacher["feats"])) / len(teacher["feats"])
+        idx = teacher["scores"].amax(1).topk(min(k, teacher["scores"].shape[-1]), dim=1).indices[:, None]  # (B, 1, k)
+        pick = lambda t: t.gather(2, idx.expand(-1, t.shape[1], -1))
+        head = relative_mse(pick(student["boxes"]), pick(teacher["boxes"])) + relative_mse(pick(student["scores"]), pick(teacher["scores"]))
+        return feats + head, dict(features=feats.item(), head=head.item())
+    return loss
 
 def grid_step_parameters(qat_parameters, ratio, Adam):
     "`(qat_parameters, Adam)` replacements: Adam's step for each conv's weights is `ratio` times that conv's mean grid step."
@@ -118,10 +132,21 @@ def main(argv=None):
             train = dict(loss="distill", scale_lr=float(lr), seed=int(w[0]) if w else 0)
         if kind == "blocks":  # the default stage, batches from seed w[0], every block's output distilled too (weight lr)
             train = dict(loss="distill", seed=int(w[0]) if w else 0); qat.distillation_objective = block_distillation_objective(qat, float(lr))
+        if kind == "frozen":  # the default stage, batches from seed w[0], weights frozen: biases, scales and zero points (Adam's step lr) trained
+            train = dict(loss="distill", scale_lr=float(lr), seed=int(w[0]) if w else 0)
+            def biases_scales(qmodel, names, f=qat_parameters):
+                wb, sz = f(qmodel, names)
+                mods = dict(qmodel.named_modules()); weights = {id(mods[n].weight) for n in names}
+                for p in wb:
+                    if id(p) in weights: p.requires_grad_(False)
+                return [p for p in wb if id(p) not in weights], sz
+            qat.qat_parameters = biases_scales
         if kind in ("seed", "grid", "ema"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
         if kind == "ema":  # the default stage, batches from seed w[0], ending on the moving average of its parameters (decay lr)
             train["seed"] = int(w[0]) if w else 0; torch.optim.Adam = averaged_adam(Adam, float(lr), a.steps)
         if kind == "confident": qat.distillation_loss = confident_distillation_loss
+        if kind == "topk":  # the default stage, batches from seed w[0], box and class outputs compared at the float model's top lr anchors only
+            train = dict(loss="distill", seed=int(w[0]) if w else 0); qat.distillation_loss = topk_distillation_loss(int(lr))
         if kind == "grid":  # one Adam step size per conv's weights, R times its mean grid step (biases keep the default step)
             qat.qat_parameters, torch.optim.Adam = grid_step_parameters(qat_parameters, float(lr), Adam)
         if kind == "mix":  # the distillation loss plus w times the labels loss, through the labels path of `train_qat_`
