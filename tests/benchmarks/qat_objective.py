@@ -13,12 +13,13 @@ outputs compared as probabilities and the box outputs weighted per anchor by the
 teacher and student: the anchors that can become detections), `scale:LR:S` (the default stage with batches from seed S
 and Adam's step LR for the weights' scales and zero points), `blocks:W:S` (the default stage with batches from seed S,
 plus W times the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches
-from seed S, ending on the moving average of its parameters, decay D per step), `topk:K:S` (the default stage with batches from seed S, the box and class
-outputs compared only at each image's K anchors of highest float top-class score), `frozen:LR:S` (the default stage with batches from seed S and the
-weights frozen at their PTQ values: biases trained at the default step, scales and zero points at Adam's step LR), or `grid:R` (the default stage with
-Adam's step of each conv's weights R times that conv's mean grid step instead of one step for all). Printed per
-variant, as JSON: the loss over the training photos before and after, the QAT wall time and Δ mAP50-95 (points) of the
-torch model on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
+from seed S, ending on the moving average of its parameters, decay D per step), `topk:K:S` (the default stage with
+batches from seed S, the box and class outputs compared only at each image's K anchors of highest float top-class
+score), `frozen:LR:S` (the default stage with batches from seed S and the weights frozen at their PTQ values: biases
+trained at the default step, scales and zero points at Adam's step LR), or `grid:R` (the default stage with Adam's
+step of each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as
+JSON: the loss over the training photos before and after, the QAT wall time and Δ mAP50-95 (points) of the torch model
+on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
 """
 import argparse, copy, json, os, time
 
