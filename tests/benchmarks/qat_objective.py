@@ -23,11 +23,15 @@ on the evaluation ids against FP32; the first line gives the PTQ model's Δ.
 """
 import argparse, copy, json, os, time
 
+def feature_mse(student, teacher):
+    "The mean relative MSE of the head's input maps, the part of `qat.distillation_loss` every variant below keeps."
+    from auto_quantize_model.qat import relative_mse
+    return sum(relative_mse(s, t) for s, t in zip(student["feats"], teacher["feats"])) / len(teacher["feats"])
+
 def confident_distillation_loss(student, teacher):
     "`qat.distillation_loss` with class outputs as probabilities and box outputs weighted by the anchors' top-class probability."
     import torch
-    from auto_quantize_model.qat import relative_mse
-    feats = sum(relative_mse(s, t) for s, t in zip(student["feats"], teacher["feats"])) / len(teacher["feats"])
+    feats = feature_mse(student, teacher)
     pt, ps = teacher["scores"].sigmoid(), student["scores"].sigmoid()
     scores = (ps - pt).pow(2).sum() / pt.pow(2).sum().clamp_min(1e-12)
     w = torch.maximum(pt, ps.detach()).amax(1, keepdim=True)  # (B, 1, anchors)
@@ -36,10 +40,9 @@ def confident_distillation_loss(student, teacher):
 
 def topk_distillation_loss(k):
     "`qat.distillation_loss` with the box and class outputs compared only at the `k` anchors of each image where the float model's top-class score is highest."
-    import torch
     from auto_quantize_model.qat import relative_mse
     def loss(student, teacher):
-        feats = sum(relative_mse(s, t) for s, t in zip(student["feats"], teacher["feats"])) / len(teacher["feats"])
+        feats = feature_mse(student, teacher)
         idx = teacher["scores"].amax(1).topk(min(k, teacher["scores"].shape[-1]), dim=1).indices[:, None]  # (B, 1, k)
         pick = lambda t: t.gather(2, idx.expand(-1, t.shape[1], -1))
         head = relative_mse(pick(student["boxes"]), pick(teacher["boxes"])) + relative_mse(pick(student["scores"]), pick(teacher["scores"]))
@@ -129,12 +132,13 @@ def main(argv=None):
     for v in a.variants:
         kind, lr, *w = v.split(":")
         q, train = copy.deepcopy(ptq), dict(lr=float(lr), loss="distill" if kind in ("distill", "confident") else "labels")
+        seed = int(w[0]) if w else 0  # the S of `KIND:X:S`
         if kind == "scale":  # the default stage, batches from seed w[0], Adam's step lr for the weights' scales and zero points
-            train = dict(loss="distill", scale_lr=float(lr), seed=int(w[0]) if w else 0)
+            train = dict(loss="distill", scale_lr=float(lr), seed=seed)
         if kind == "blocks":  # the default stage, batches from seed w[0], every block's output distilled too (weight lr)
-            train = dict(loss="distill", seed=int(w[0]) if w else 0); qat.distillation_objective = block_distillation_objective(qat, float(lr))
+            train = dict(loss="distill", seed=seed); qat.distillation_objective = block_distillation_objective(qat, float(lr))
         if kind == "frozen":  # the default stage, batches from seed w[0], weights frozen: biases, scales and zero points (Adam's step lr) trained
-            train = dict(loss="distill", scale_lr=float(lr), seed=int(w[0]) if w else 0)
+            train = dict(loss="distill", scale_lr=float(lr), seed=seed)
             def biases_scales(qmodel, names, f=qat_parameters):
                 wb, sz = f(qmodel, names)
                 mods = dict(qmodel.named_modules()); weights = {id(mods[n].weight) for n in names}
@@ -144,10 +148,10 @@ def main(argv=None):
             qat.qat_parameters = biases_scales
         if kind in ("seed", "grid", "ema"): train = dict(loss="distill", **({"seed": int(lr)} if kind == "seed" else {}))
         if kind == "ema":  # the default stage, batches from seed w[0], ending on the moving average of its parameters (decay lr)
-            train["seed"] = int(w[0]) if w else 0; torch.optim.Adam = averaged_adam(Adam, float(lr), a.steps)
+            train["seed"] = seed; torch.optim.Adam = averaged_adam(Adam, float(lr), a.steps)
         if kind == "confident": qat.distillation_loss = confident_distillation_loss
         if kind == "topk":  # the default stage, batches from seed w[0], box and class outputs compared at the float model's top lr anchors only
-            train = dict(loss="distill", seed=int(w[0]) if w else 0); qat.distillation_loss = topk_distillation_loss(int(lr))
+            train = dict(loss="distill", seed=seed); qat.distillation_loss = topk_distillation_loss(int(lr))
         if kind == "grid":  # one Adam step size per conv's weights, R times its mean grid step (biases keep the default step)
             qat.qat_parameters, torch.optim.Adam = grid_step_parameters(qat_parameters, float(lr), Adam)
         if kind == "mix":  # the distillation loss plus w times the labels loss, through the labels path of `train_qat_`
