@@ -15,7 +15,10 @@ and Adam's step LR for the weights' scales and zero points), `blocks:W:S` (the d
 plus W times the mean relative MSE of every block's output before the head), `ema:D:S` (the default stage with batches
 from seed S, ending on the moving average of its parameters, decay D per step), `topk:K:S` (the default stage with
 batches from seed S, the box and class outputs compared only at each image's K anchors of highest float top-class
-score), `frozen:LR:S` (the default stage with batches from seed S and the weights frozen at their PTQ values: biases
+score), `local:LR:S` (block-wise reconstruction instead of the default stage: each top-level layer in turn, its
+quantized convs trained for `--steps` steps, from the inputs the quantized model gives it, to the output the float
+layer gives the float inputs; the head against the float head's raw outputs; on the photos and as many augmented copies,
+batches from seed S), `frozen:LR:S` (the default stage with batches from seed S and the weights frozen at their PTQ values: biases
 trained at the default step, scales and zero points at Adam's step LR), or `grid:R` (the default stage with Adam's
 step of each conv's weights R times that conv's mean grid step instead of one step for all). Printed per variant, as
 JSON: the loss over the training photos before and after, the QAT wall time and Δ mAP50-95 (points) of the torch model
@@ -100,6 +103,63 @@ def block_distillation_objective(qat, weight):
         return loss
     return objective
 
+def layer_inputs_outputs(m, x):
+    "Each top-level layer's input (a tensor, or the list a concat or the head takes) and output, `m` run on `x` without gradients."
+    import torch
+    ins, outs = {}, {}
+    hooks = [l.register_forward_pre_hook(lambda mod, a, i=i: ins.__setitem__(i, a[0])) for i, l in enumerate(m.model)]
+    hooks += [l.register_forward_hook(lambda mod, a, o, i=i: outs.__setitem__(i, o)) for i, l in enumerate(m.model)]
+    try:
+        with torch.no_grad(): m(x)
+    finally:
+        for h in hooks: h.remove()
+    return ins, outs
+
+def raw_head(model, out):
+    "The raw `feats`, `boxes`, `scores` of the evaluated head from the head layer's own output."
+    preds = out[1] if isinstance(out, (tuple, list)) else out
+    return preds if "feats" in preds else preds[getattr(model, "aqm_head", "one2one")]
+
+def blockwise_reconstruction_(qmodel, model, images, steps, lr, seed=0, batch=8, scale_lr=1e-6):
+    "BRECQ-style: every top-level layer in turn trained on the quantized model's inputs to give the float layer's output on the float inputs."
+    import torch, auto_quantize_model.qat as qat
+    from auto_quantize_model.load import detection_head
+    g = torch.Generator().manual_seed(seed)
+    x = torch.cat([images, qat.augmented_batch(images, len(images), g)[0]])
+    names = qat.learnable_weight_quants_(qmodel)
+    head = detection_head(model); qhead = detection_head(qmodel)
+    ex, qex = head.export, qhead.export
+    head.export = qhead.export = False
+    try:
+        _, fout = layer_inputs_outputs(model, x)
+        def pick(t, idx):
+            if isinstance(t, dict): return {k: pick(v, idx) for k, v in t.items()}
+            return [pick(v, idx) for v in t] if isinstance(t, (list, tuple)) else t[idx]
+        before = after = 0.0
+        for i, layer in enumerate(qmodel.model):
+            block = [n for n in names if n.startswith(f"model.{i}.")]
+            if not block: continue
+            qin = layer_inputs_outputs(qmodel, x)[0][i]
+            last = i == len(qmodel.model) - 1
+            target = raw_head(model, fout[i]) if last else fout[i]
+            loss = (lambda s, t: qat.distillation_loss(raw_head(qmodel, s), t)[0]) if last else qat.relative_mse
+            wb, sz = qat.qat_parameters(qmodel, block)
+            opt = torch.optim.Adam([dict(params=wb, lr=lr), dict(params=sz, lr=scale_lr)])
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+            with torch.no_grad(): b0 = loss(layer(qin), target).item()
+            for _ in range(steps):
+                idx = torch.randperm(len(x), generator=g)[:batch]
+                value = loss(layer(pick(qin, idx)), pick(target, idx))
+                opt.zero_grad(set_to_none=True); value.backward(); opt.step(); sched.step()
+            with torch.no_grad(): b1 = loss(layer(qin), target).item()
+            before += b0; after += b1
+    finally:
+        head.export, qhead.export = ex, qex
+        for p in qmodel.parameters(): p.requires_grad_(False)
+    from auto_quantize_model.ptq import cache_weight_quant_metadata
+    cache_weight_quant_metadata(qmodel)
+    return dict(loss_before=round(before, 6), loss_after=round(after, 6))
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="real"); ap.add_argument("--data-root", default="real")
@@ -160,7 +220,8 @@ def main(argv=None):
                 return lambda m, xb, lb: d(m, xb) + w * l(m, xb, lb)
             qat.labels_objective = mixed
         t = time.perf_counter()
-        try: r = qat.train_qat_(q, prep.model, x, a.steps, show_progress=False, labels=labels, **train)
+        try: r = (blockwise_reconstruction_(q, prep.model, x, a.steps, float(lr), seed) if kind == "local"  # instead of the end-to-end stage
+                  else qat.train_qat_(q, prep.model, x, a.steps, show_progress=False, labels=labels, **train))
         finally: qat.labels_objective, qat.distillation_loss, qat.qat_parameters, torch.optim.Adam, qat.distillation_objective = labels_objective, distillation_loss, qat_parameters, Adam, distillation_objective
         print(json.dumps(dict(variant=v, steps=a.steps, loss=[r["loss_before"], r["loss_after"]], qat_s=round(time.perf_counter() - t, 1),
                               delta_points=round(100 * (mAP(q) - fp), 2))), flush=True)
